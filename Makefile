@@ -1,0 +1,24 @@
+# The README's two commands: `make demo` (the main job) and `make test` (every suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test lint demo clean
+
+$(BIN)/botify: pyproject.toml requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/botify
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff format --check botify sim tests bench
+	$(BIN)/ruff check botify sim tests bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

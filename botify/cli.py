@@ -1,0 +1,98 @@
+"""``botify`` command line: serve, train, deploy, report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from botify.serve import serve
+
+    return serve(host=args.host, port=args.port, workers=args.workers)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from botify.training import train_contextual_command
+
+    return train_contextual_command(
+        logs=args.logs,
+        out=args.out,
+        k=args.k,
+        seed=args.seed,
+        test_logs=args.test_logs,
+    )
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from botify.deploy import deploy_command
+
+    return deploy_command(kind=args.kind, file=args.file, rollback=args.rollback)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from botify.analysis.report import report_command
+
+    return report_command(
+        logs=args.logs,
+        experiment=args.experiment,
+        control=args.control,
+        out=args.out,
+        tracks=args.tracks,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``botify`` sub-command."""
+    parser = argparse.ArgumentParser(prog="botify", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5001)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=_serve)
+
+    train = sub.add_parser("train", help="build recommendation lists from event logs")
+    train.add_argument("kind", choices=["contextual"])
+    train.add_argument("--logs", type=Path, required=True, help="event-log directory")
+    train.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+    train.add_argument("--k", type=int, default=50, help="list length per track")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--test-logs",
+        type=Path,
+        default=None,
+        help="held-out logs for offline evaluation (default: the last day of --logs)",
+    )
+    train.set_defaults(func=_train)
+
+    deploy = sub.add_parser("deploy", help="switch every replica to new lists, no restart")
+    deploy.add_argument("kind", choices=["contextual"])
+    deploy.add_argument("file", type=Path, nargs="?", help="JSONL lists to deploy")
+    deploy.add_argument(
+        "--rollback", action="store_true", help="restore the previously deployed version"
+    )
+    deploy.set_defaults(func=_deploy)
+
+    report = sub.add_parser("report", help="A/B report from event logs")
+    report.add_argument("--logs", type=Path, required=True)
+    report.add_argument("--experiment", default=None, help="default: the only/first one")
+    report.add_argument("--control", default="C")
+    report.add_argument("--out", type=Path, default=None, help="write report.md and PNG here")
+    report.add_argument(
+        "--tracks", type=Path, default=None, help="tracks.jsonl for artist diagnostics"
+    )
+    report.set_defaults(func=_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``botify`` console script."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
