@@ -1,0 +1,139 @@
+"""``botify train contextual`` on synthetic logs: quality, format, determinism, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic_logs import session_events
+
+from botify import offline_eval
+from botify.cli import main
+from botify.eventlog import read_events
+from botify.listens import listens_from_events
+from botify.training import train_contextual_command, train_lists
+
+
+def read_lists(path: Path) -> dict[int, list[int]]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return {line["track"]: line["recommendations"] for line in lines}
+
+
+def test_trained_lists_beat_popularity_and_random_on_held_out_sessions(
+    synthetic_log_dir: Path,
+) -> None:
+    listens, _ = listens_from_events(read_events(synthetic_log_dir))
+    split = offline_eval.split_by_time(listens)
+    train, test = listens.select_sessions(~split.test), listens.select_sessions(split.test)
+    anchors, targets = offline_eval.test_pairs(test)
+    seen = np.unique(train.track)
+    trained = offline_eval.evaluate(train_lists(train, k=50), anchors, targets, seen)
+    popular = offline_eval.evaluate(
+        offline_eval.popularity_lists(train, anchors), anchors, targets, seen
+    )
+    random = offline_eval.evaluate(
+        offline_eval.random_lists(train, anchors, seed=0), anchors, targets, seen
+    )
+    assert anchors.size >= 100
+    assert trained.hit_rate > 2 * popular.hit_rate
+    assert trained.hit_rate > 2 * random.hit_rate
+    assert trained.mrr > popular.mrr
+
+
+def test_command_writes_lists_in_the_service_format_and_prints_metrics(
+    synthetic_log_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "deep" / "contextual.jsonl"
+    assert main(["train", "contextual", "--logs", str(synthetic_log_dir), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "hit-rate@10" in printed and "popularity" in printed and "random" in printed
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) > 100
+    assert [line["track"] for line in lines] == sorted(line["track"] for line in lines)
+    for line in lines:
+        assert set(line) == {"track", "recommendations"}
+        recommendations = line["recommendations"]
+        assert 1 <= len(recommendations) <= 50
+        assert all(type(track) is int for track in recommendations)
+        assert line["track"] not in recommendations
+        assert len(set(recommendations)) == len(recommendations)
+    assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_k_bounds_every_list(synthetic_log_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lists.jsonl"
+    assert train_contextual_command(synthetic_log_dir, out, k=3, seed=0, test_logs=None) == 0
+    lengths = [len(recommendations) for recommendations in read_lists(out).values()]
+    assert max(lengths) == 3
+
+
+def test_same_logs_and_seed_give_byte_identical_files(
+    synthetic_log_dir: Path, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    assert train_contextual_command(synthetic_log_dir, first, k=50, seed=7, test_logs=None) == 0
+    assert train_contextual_command(synthetic_log_dir, second, k=50, seed=7, test_logs=None) == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+def write_sessions(log_dir: Path, sessions: list[list[tuple[int, float, str]]]) -> None:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "events-test-1-0-00000.jsonl", "w") as f:
+        for number, session in enumerate(sessions):
+            for event in session_events(
+                user=number, session_no=0, session=session, first_request=0, start_ms=0
+            ):
+                f.write(json.dumps(event) + "\n")
+
+
+def test_tracks_with_too_little_data_get_no_list(tmp_path: Path) -> None:
+    pair = [(1, 1.0, ""), (2, 0.9, "random")]
+    sessions = [pair, pair, pair, [(1, 1.0, ""), (2, 0.8, "random"), (3, 0.9, "random")]]
+    sessions.append([(4, 1.0, ""), (5, 0.1, "random")])
+    write_sessions(tmp_path / "logs", sessions)
+    out = tmp_path / "lists.jsonl"
+    assert train_contextual_command(tmp_path / "logs", out, k=50, seed=0, test_logs=None) == 0
+    # 3 was listened well in one session only; 4 has no well-listened partner.
+    assert read_lists(out) == {1: [2, 3], 2: [1, 3]}
+
+
+def test_separate_test_logs_are_used_for_evaluation(
+    synthetic_log_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_sessions(tmp_path / "test", [[(1, 1.0, ""), (2, 0.9, "random")]])
+    out = tmp_path / "lists.jsonl"
+    code = train_contextual_command(synthetic_log_dir, out, 50, 0, test_logs=tmp_path / "test")
+    assert code == 0
+    assert f"tested on the sessions of {tmp_path / 'test'}" in capsys.readouterr().out
+
+
+def test_missing_log_dir_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = train_contextual_command(tmp_path / "nope", tmp_path / "o.jsonl", 50, 0, None)
+    assert code != 0
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_empty_log_dir_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "logs").mkdir()
+    code = train_contextual_command(tmp_path / "logs", tmp_path / "o.jsonl", 50, 0, None)
+    assert code != 0
+    assert "no event files" in capsys.readouterr().err
+
+
+def test_log_dir_of_garbage_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "events-x-1-0-00000.jsonl").write_text('torn {"mess\n[1, 2]\n{"a": 1}\n')
+    code = train_contextual_command(tmp_path / "logs", tmp_path / "o.jsonl", 50, 0, None)
+    assert code != 0
+    assert "no valid events" in capsys.readouterr().err
+
+
+def test_k_below_one_is_rejected(synthetic_log_dir: Path, tmp_path: Path) -> None:
+    assert train_contextual_command(synthetic_log_dir, tmp_path / "o.jsonl", 0, 0, None) != 0

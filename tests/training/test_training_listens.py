@@ -1,0 +1,67 @@
+"""Listens reconstructed from events: order, sessions, invalid events."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from botify.listens import listens_from_events
+
+
+def event(message: str, user: int, track: int, time: float, timestamp: int, request: int) -> dict:
+    return {
+        "message": message,
+        "user": user,
+        "track": track,
+        "time": time,
+        "timestamp": timestamp,
+        "request": request,
+    }
+
+
+def test_orders_by_timestamp_then_request_and_last_closes_session() -> None:
+    events = [
+        event("next", 1, 12, 0.9, 100, 2),
+        event("next", 1, 11, 1.0, 100, 1),
+        event("last", 1, 13, 0.1, 200, 3),
+        event("next", 1, 20, 1.0, 300, 4),
+        event("next", 2, 30, 1.0, 50, 1),
+    ]
+    listens, invalid = listens_from_events(events)
+    assert invalid == 0
+    assert listens.track.tolist() == [11, 12, 13, 20, 30]
+    assert listens.session.tolist() == [0, 0, 0, 1, 2]
+    assert listens.n_sessions == 3
+    assert listens.session_starts().tolist() == [100, 300, 50]
+
+
+def test_invalid_events_are_counted_and_left_out() -> None:
+    good = event("next", 1, 11, 1.0, 100, 1)
+    events = [
+        good,
+        {**good, "message": "skip"},
+        {**good, "time": 1.5},
+        {**good, "time": float("nan")},
+        {**good, "track": "11"},
+        {key: value for key, value in good.items() if key != "user"},
+        {**good, "user": True},
+    ]
+    listens, invalid = listens_from_events(events)
+    assert invalid == 6
+    assert listens.track.tolist() == [11]
+
+
+def test_no_events_give_empty_listens() -> None:
+    listens, invalid = listens_from_events([])
+    assert (len(listens), invalid) == (0, 0)
+    assert listens.session_starts().size == 0
+
+
+def test_select_sessions_keeps_whole_sessions() -> None:
+    events = [
+        event("next", 1, 11, 1.0, 100, 1),
+        event("last", 1, 12, 0.5, 200, 2),
+        event("next", 2, 21, 1.0, 150, 1),
+    ]
+    listens, _ = listens_from_events(events)
+    kept = listens.select_sessions(np.array([False, True]))
+    assert kept.track.tolist() == [21]
