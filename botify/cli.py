@@ -26,7 +26,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from botify.deploy import deploy_command
+    from botify.deployment import deploy_command
 
     return deploy_command(kind=args.kind, file=args.file, rollback=args.rollback)
 

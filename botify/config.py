@@ -36,6 +36,8 @@ class Config:
     """Everything the service needs to know about its environment."""
 
     redis_url: str | None = None
+    redis_cluster: bool = False
+    redis_dir: Path = Path("data/redis")
     data_dir: Path = Path("data/world")
     log_dir: Path = Path("logs")
     experiments: dict[str, dict[str, str]] = field(
@@ -65,6 +67,8 @@ class Config:
             )
         return cls(
             redis_url=os.environ.get("BOTIFY_REDIS_URL") or None,
+            redis_cluster=_env("BOTIFY_REDIS_CLUSTER", "0").lower() in ("1", "true", "yes"),
+            redis_dir=Path(_env("BOTIFY_REDIS_DIR", "data/redis")),
             data_dir=Path(_env("BOTIFY_DATA_DIR", "data/world")),
             log_dir=Path(_env("BOTIFY_LOG_DIR", "logs")),
             experiments=experiments,

@@ -1,0 +1,78 @@
+"""HTTP resources (SPEC §3). Thin: validate, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, request
+from flask_restful import Api, Resource
+
+from botify.openapi import openapi_document
+from botify.service import Service
+from botify.validation import InvalidRequest, parse_listen, validate_user
+
+blueprint = Blueprint("api", __name__)
+api = Api(blueprint)
+
+
+def service() -> Service:
+    """The worker's ``Service`` (set up by the app factory)."""
+    return current_app.extensions["botify"]
+
+
+class Root(Resource):
+    def get(self):
+        return {"status": "alive", "message": "botify: POST /next/<user> for the next track"}
+
+
+class Health(Resource):
+    def get(self):
+        ok, body = service().health()
+        return body, 200 if ok else 503
+
+
+class Track(Resource):
+    def get(self, track: int):
+        catalog = service().catalog
+        if track not in catalog:
+            return {"message": f"track {track} is not in the catalog"}, 404
+        return catalog.describe(track)
+
+
+class Listen(Resource):
+    """``POST /next/<user>`` and ``POST /last/<user>``: the same body, one event each."""
+
+    message = "next"
+
+    def post(self, user: int):
+        started = time.perf_counter()
+        svc = service()
+        try:
+            validate_user(user)
+            track, listened = parse_listen(
+                request.get_data(cache=False), request.content_type, svc.catalog
+            )
+        except InvalidRequest as e:
+            return {"message": str(e)}, 400
+        return svc.listen(self.message, user, track, listened, started)
+
+
+class Next(Listen):
+    message = "next"
+
+
+class Last(Listen):
+    message = "last"
+
+
+class OpenAPI(Resource):
+    def get(self):
+        return openapi_document()
+
+
+api.add_resource(Root, "/")
+api.add_resource(Health, "/health")
+api.add_resource(Track, "/track/<int:track>")
+api.add_resource(Next, "/next/<int:user>")
+api.add_resource(Last, "/last/<int:user>")
+api.add_resource(OpenAPI, "/openapi.json")

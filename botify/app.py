@@ -1,0 +1,64 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from botify.api import blueprint
+from botify.catalog import load_catalog
+from botify.config import Config
+from botify.deployment import KEY_FIELDS, DeployedLists
+from botify.eventlog import EventLog
+from botify.redis_server import connect, resolve_redis_url
+from botify.service import Service
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(config: Config | None = None, client: redis.Redis | None = None) -> Flask:
+    """Build the service: catalog and deployed lists in memory, Redis client, event log.
+
+    ``client`` lets tests pass fakeredis; otherwise the client connects to
+    ``BOTIFY_REDIS_URL`` (or the embedded server ``botify serve`` started).
+    """
+    config = config or Config.from_env()
+    if client is None:
+        url = resolve_redis_url(config)
+        if url is None:
+            raise RuntimeError(
+                "no Redis configured: set BOTIFY_REDIS_URL, or run `botify serve`, which "
+                "starts the embedded redis-server"
+            )
+        client = connect(url, config)
+    catalog = load_catalog(config.data_dir)
+    lists = {kind: DeployedLists(kind, client, config, catalog) for kind in KEY_FIELDS}
+    for deployed in lists.values():
+        deployed.refresh()
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False
+    app.extensions["botify"] = Service(
+        config=config,
+        catalog=catalog,
+        client=client,
+        lists=lists,
+        event_log=EventLog(config.log_dir, config.log_max_bytes),
+    )
+
+    app.register_blueprint(blueprint)
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        return {"message": e.description}, e.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(e: Exception):
+        logging.getLogger("botify").exception("unhandled error")
+        return {"message": "internal error"}, 500
+
+    return app

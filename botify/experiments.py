@@ -1,0 +1,62 @@
+"""A/B experiments: deterministic user → treatment assignment (SPEC §5).
+
+The assignment hash is the course's: ``mmh3.hash(str(user), mmh3.hash(name), signed=False) % split``
+so that logs and splits stay comparable with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mmh3
+
+CONTROL = "C"
+
+
+def treatment_index(user: int, experiment: str, split: int) -> int:
+    """Index ``0..split-1`` of ``user``'s treatment in ``experiment``.
+
+    mmh3 < 5 took the signed name hash as seed and used its 32-bit pattern; mmh3 >= 5
+    wants that pattern as an unsigned seed, so masking keeps the course's assignments.
+    """
+    seed = mmh3.hash(experiment) & 0xFFFFFFFF
+    return mmh3.hash(str(user), seed, signed=False) % split
+
+
+def treatment_names(split: int) -> list[str]:
+    """Treatment names for a split: ``C, T1, T2, ...``."""
+    return [CONTROL] + [f"T{i}" for i in range(1, split)]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named experiment whose treatments each map to a recommender name."""
+
+    name: str
+    arms: dict[str, str]
+
+    def __post_init__(self) -> None:
+        expected = treatment_names(len(self.arms))
+        if sorted(self.arms) != sorted(expected):
+            raise ValueError(
+                f"experiment {self.name!r} must name its treatments {', '.join(expected)}; "
+                f"got {', '.join(self.arms)}"
+            )
+
+    @property
+    def treatments(self) -> list[str]:
+        """Treatment names in index order."""
+        return treatment_names(len(self.arms))
+
+    def treatment(self, user: int) -> str:
+        """The treatment ``user`` is assigned to."""
+        return self.treatments[treatment_index(user, self.name, len(self.arms))]
+
+    def recommender(self, user: int) -> str:
+        """The recommender name serving ``user``."""
+        return self.arms[self.treatment(user)]
+
+
+def assignments(experiments: list[Experiment], user: int) -> dict[str, str]:
+    """``user``'s treatment in every experiment, as logged with each event."""
+    return {e.name: e.treatment(user) for e in experiments}

@@ -1,0 +1,106 @@
+"""Precomputed recommendation lists (i2i per track, or per user), loaded from JSON lines.
+
+File format, one line per key: ``{"track": id, "recommendations": [ids]}`` (i2i) or
+``{"user": id, "recommendations": [ids]}`` (per user). Lists are packed into two numpy
+arrays (offsets + flat ids) so that 50,000 lists of 50 ids cost a few MB per worker and
+are shared copy-on-write after fork, instead of millions of Python ints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from botify.catalog import Catalog
+
+_EMPTY = np.empty(0, dtype=np.int32)
+
+
+class ListsError(ValueError):
+    """A list file is missing or does not match the catalog."""
+
+
+@dataclass(frozen=True)
+class RecommendationLists:
+    """Lists keyed by track (or user) id; ``version`` identifies the file's content."""
+
+    version: str
+    keys: dict[int, int]
+    offsets: np.ndarray
+    items: np.ndarray
+
+    def get(self, key: int) -> np.ndarray:
+        """The list of ``key`` (empty when it has none)."""
+        row = self.keys.get(key)
+        if row is None:
+            return _EMPTY
+        return self.items[self.offsets[row] : self.offsets[row + 1]]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def content_version(path: Path) -> str:
+    """A short content hash of a list file: the same lists always get the same version."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_lists(lines, catalog: Catalog, key_field: str, source: str) -> tuple[dict, list]:
+    """Validate list lines; returns ``({key: row}, [id arrays])`` or raises ``ListsError``."""
+    keys: dict[int, int] = {}
+    rows: list[list[int]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise ListsError(f"{where}: not a JSON line") from None
+        if not isinstance(record, dict):
+            raise ListsError(
+                f"{where}: expected an object with {key_field!r} and 'recommendations'"
+            )
+        key, items = record.get(key_field), record.get("recommendations")
+        if not _is_id(key) or key < 0:
+            raise ListsError(f"{where}: {key_field!r} must be a non-negative integer")
+        if key_field == "track" and key not in catalog:
+            raise ListsError(f"{where}: track {key} is not in the catalog")
+        if key in keys:
+            raise ListsError(f"{where}: {key_field} {key} has a second list")
+        if not isinstance(items, list) or not all(_is_id(i) for i in items):
+            raise ListsError(f"{where}: 'recommendations' must be a list of track ids")
+        unknown = [i for i in items if i not in catalog]
+        if unknown:
+            raise ListsError(f"{where}: unknown track ids {unknown[:5]}")
+        keys[key] = len(rows)
+        rows.append(items)
+    return keys, rows
+
+
+def load_lists(path: Path, catalog: Catalog, key_field: str = "track") -> RecommendationLists:
+    """Load and validate a list file against ``catalog``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ListsError(f"no list file at {path}")
+    with open(path, encoding="utf-8") as f:
+        keys, rows = parse_lists(f, catalog, key_field, str(path))
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    items = np.fromiter((i for r in rows for i in r), dtype=np.int32, count=int(offsets[-1]))
+    return RecommendationLists(
+        version=content_version(path), keys=keys, offsets=offsets, items=items
+    )

@@ -1,0 +1,116 @@
+"""The seed's "anchor" recommender (SPEC §4.7) and its variants (§4.8, §4.9).
+
+Steps 1–3 of §4.7 (artist rating, last good track, fails, best track, the anchor choice)
+run inside the atomic Redis script (``botify/listen.lua``); what arrives here is their
+result in ``request.state``. This module does steps 4–5: the candidates from the anchor's
+i2i list, else the favourite artist's tracks except the user's last one of that artist,
+and the pick among them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+
+from botify.catalog import Catalog
+from botify.lists import RecommendationLists
+from botify.recommenders.base import Recommendation, Request, pick
+from botify.recommenders.baselines import ListsSource, RandomRecommender
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+Chooser = Callable[[random.Random, np.ndarray], int]
+
+
+def candidate_sources(
+    request: Request, catalog: Catalog, lists: RecommendationLists | None
+) -> list[tuple[np.ndarray, str]]:
+    """§4.7 steps 4–5 in order: the anchor's i2i list, then the favourite artist's tracks
+    except the user's last one of that artist. Each with its source name."""
+    state = request.state
+    anchor = state.anchor if state is not None and state.anchor is not None else request.track
+    sources = [(lists.get(anchor) if lists is not None else _EMPTY, "i2i")]
+    if state is not None and state.fav_artist is not None:
+        tracks = catalog.tracks_of(state.fav_artist)
+        sources.append((tracks[tracks != state.fav_artist_last], "fav_artist"))
+    return sources
+
+
+class AnchorRecommender:
+    """§4.7: a random candidate of the anchor's i2i list or the favourite artist."""
+
+    needs_played = False
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        i2i: ListsSource,
+        fallback: RandomRecommender,
+        name: str = "anchor",
+        choose: Chooser = pick,
+    ) -> None:
+        self.name = name
+        self.catalog = catalog
+        self.i2i = i2i
+        self.fallback = fallback
+        self.choose = choose
+
+    def candidates(
+        self, request: Request, lists: RecommendationLists | None
+    ) -> tuple[np.ndarray, str]:
+        """The candidates to choose from and their source (``i2i``, ``fav_artist``, ``none``)."""
+        for candidates, source in candidate_sources(request, self.catalog, lists):
+            if len(candidates):
+                return candidates, source
+        return _EMPTY, "none"
+
+    def recommend_next(self, request: Request) -> Recommendation:
+        """The chosen candidate, or random when there is none."""
+        lists = self.i2i()
+        candidates, source = self.candidates(request, lists)
+        if len(candidates) == 0:
+            return self.fallback.recommend_next(request, "random_fallback")
+        served_by = self.name if source == "i2i" else f"{self.name}_{source}"
+        version = lists.version if source == "i2i" else None
+        return Recommendation(
+            self.choose(request.rng, candidates), served_by, len(candidates), version
+        )
+
+
+def most_popular(catalog: Catalog) -> Chooser:
+    """A chooser that takes the most popular candidate (the first of equals)."""
+
+    def choose(_rng: random.Random, candidates: np.ndarray) -> int:
+        return int(candidates[int(np.argmax(catalog.popularity[candidates]))])
+
+    return choose
+
+
+class FreshAnchorRecommender(AnchorRecommender):
+    """Anchor that never repeats a track of the session and spreads artists.
+
+    The simulated (and real) listener gives a replayed track no time and discounts every
+    further play of an artist, so among the anchor's candidates it drops tracks already
+    played in the session and prefers artists not yet played; when that empties the
+    list it widens to the favourite artist's tracks, then to a random track.
+    """
+
+    needs_played = True
+
+    def __init__(self, catalog: Catalog, i2i: ListsSource, fallback: RandomRecommender) -> None:
+        super().__init__(catalog, i2i, fallback, name="anchor_fresh")
+
+    def candidates(
+        self, request: Request, lists: RecommendationLists | None
+    ) -> tuple[np.ndarray, str]:
+        """Unplayed candidates, new artists first; source as for anchor."""
+        played = request.state.played if request.state is not None else frozenset()
+        played_artists = {self.catalog.artist_of(t) for t in played}
+        for candidates, source in candidate_sources(request, self.catalog, lists):
+            unplayed = [int(t) for t in candidates if int(t) not in played]
+            new_artists = [t for t in unplayed if self.catalog.artist_of(t) not in played_artists]
+            if new_artists or unplayed:
+                return np.array(new_artists or unplayed, dtype=np.int64), source
+        return _EMPTY, "none"

