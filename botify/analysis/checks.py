@@ -1,0 +1,74 @@
+"""Validity checks of an experiment: sample-ratio mismatch and the latency guardrail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+SRM_WARN_P = 0.01
+SRM_ALERT_P = 0.001
+
+
+@dataclass(frozen=True)
+class SampleRatioCheck:
+    """Chi-square test of users per treatment against the designed (equal) split."""
+
+    users: pd.Series
+    chi2: float
+    p_value: float
+    verdict: str  # "ok", "warn", "alert" or "no data"
+
+
+def sample_ratio_mismatch(
+    users: pd.Series, warn_p: float = SRM_WARN_P, alert_p: float = SRM_ALERT_P
+) -> SampleRatioCheck:
+    """Test users per treatment (index: treatment, including empty ones) for an equal split.
+
+    An SRM means the assignment or the logging lost users selectively, which biases every
+    comparison, so it is an alert at ``p < alert_p`` and a warning at ``p < warn_p``.
+    """
+    counts = users.astype("int64")
+    if counts.sum() == 0 or len(counts) < 2:
+        return SampleRatioCheck(
+            users=counts, chi2=float("nan"), p_value=float("nan"), verdict="no data"
+        )
+    chi2, p_value = scipy_stats.chisquare(counts.to_numpy())
+    if p_value < alert_p:
+        verdict = "alert"
+    elif p_value < warn_p:
+        verdict = "warn"
+    else:
+        verdict = "ok"
+    return SampleRatioCheck(users=counts, chi2=float(chi2), p_value=float(p_value), verdict=verdict)
+
+
+def latency_guardrail(
+    events: pd.DataFrame,
+    treatments: pd.Series,
+    control: str,
+    treatment_names: list[str],
+    max_increase: float = 0.2,
+    quantile: float = 0.99,
+) -> pd.DataFrame:
+    """p99 request latency per treatment (index: treatment) against the control's.
+
+    Columns: ``requests``, ``p99_latency_ms``, ``change`` (fraction vs control) and
+    ``breached`` (the treatment's p99 exceeds the control's by more than ``max_increase``).
+    """
+    latency = events[["user", "latency"]].join(treatments.rename("treatment"), on="user")
+    grouped = latency.dropna(subset=["treatment", "latency"]).groupby("treatment")["latency"]
+    index = pd.Index([control, *treatment_names], name="treatment")
+    p99_ms = (1000 * grouped.quantile(quantile)).reindex(index)
+    change = p99_ms / p99_ms[control] - 1
+    return pd.DataFrame(
+        {
+            "requests": grouped.size().reindex(index, fill_value=0).astype("int64"),
+            "p99_latency_ms": p99_ms,
+            "change": change,
+            "breached": np.asarray(change > max_increase),
+        },
+        index=index,
+    )

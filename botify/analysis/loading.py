@@ -1,0 +1,89 @@
+"""Load the analysis inputs: event logs into a frame, and the catalog's track → artist map.
+
+This is the I/O edge of the analysis; everything downstream works on the frames built here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from botify.eventlog import ReadStats, read_events
+
+EVENT_COLUMNS = (
+    "message",
+    "timestamp",
+    "user",
+    "track",
+    "time",
+    "latency",
+    "recommendation",
+    "recommender",
+    "served_by",
+    "request",
+    "candidates",
+)
+# An event without these cannot be placed in a session or scored, so it is dropped (and counted).
+REQUIRED_COLUMNS = ("message", "timestamp", "user", "track", "time")
+
+
+@dataclass(frozen=True)
+class EventLogFrame:
+    """Every well-formed event of a log directory.
+
+    ``events`` has one row per event with ``EVENT_COLUMNS``; ``experiments`` is aligned with
+    it row by row and has one column per experiment name holding the event's treatment.
+    """
+
+    events: pd.DataFrame
+    experiments: pd.DataFrame
+    read_stats: ReadStats
+    invalid_events: int
+
+
+def load_events(log_dir: Path) -> EventLogFrame:
+    """Read every event-log segment under ``log_dir`` (all processes, rotated files).
+
+    Lines that do not parse are counted in ``read_stats.skipped_lines``; parsed events that
+    lack a required field are dropped and counted in ``invalid_events``.
+    """
+    stats = ReadStats()
+    records = list(read_events(Path(log_dir), stats))
+    events = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
+    experiments = pd.DataFrame.from_records(
+        [record.get("experiments") or {} for record in records], index=events.index
+    )
+    valid = events[list(REQUIRED_COLUMNS)].notna().all(axis=1) & events["message"].isin(
+        ["next", "last"]
+    )
+    events = events[valid].reset_index(drop=True)
+    experiments = experiments[valid].reset_index(drop=True)
+    events = events.astype(
+        {"timestamp": "int64", "user": "int64", "track": "int64", "time": "float64"}
+    )
+    events["latency"] = pd.to_numeric(events["latency"], errors="coerce")
+    events["request"] = pd.to_numeric(events["request"], errors="coerce")
+    events["candidates"] = pd.to_numeric(events["candidates"], errors="coerce")
+    events["recommendation"] = pd.to_numeric(events["recommendation"], errors="coerce").astype(
+        "Int64"
+    )
+    return EventLogFrame(
+        events=events,
+        experiments=experiments,
+        read_stats=stats,
+        invalid_events=int((~valid).sum()),
+    )
+
+
+def load_track_artists(tracks_path: Path) -> pd.Series:
+    """Map track id → artist name from a catalog ``tracks.jsonl``."""
+    tracks: dict[int, str] = {}
+    with open(tracks_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                record = json.loads(line)
+                tracks[int(record["track"])] = str(record["artist"])
+    return pd.Series(tracks, name="artist", dtype="object").sort_index()

@@ -1,0 +1,99 @@
+"""The whole A/B analysis of one experiment: from loaded events to every table of the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from botify.analysis.assignment import expected_treatments, experiment_names, user_treatments
+from botify.analysis.checks import SampleRatioCheck, latency_guardrail, sample_ratio_mismatch
+from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
+from botify.analysis.loading import EventLogFrame
+from botify.analysis.sessions import METRICS, session_table, sessionize, user_metrics
+from botify.analysis.stats import compare_treatments
+
+
+@dataclass(frozen=True)
+class AbAnalysis:
+    """Everything the report shows about one experiment."""
+
+    experiment: str
+    control: str
+    treatment_names: list[str]
+    files: int
+    events: int
+    skipped_lines: int
+    invalid_events: int
+    events_without_treatment: int
+    users_with_conflicting_treatments: int
+    closed_sessions: int
+    open_sessions: int
+    metrics: pd.DataFrame
+    treatments: pd.Series
+    comparison: pd.DataFrame
+    sample_ratio: SampleRatioCheck
+    latency: pd.DataFrame
+    diagnostics: pd.DataFrame
+    served_by: pd.DataFrame
+    has_artists: bool
+
+
+def default_experiment(log: EventLogFrame) -> str:
+    """The experiment to analyse when none is named: the most logged one."""
+    names = experiment_names(log.experiments)
+    if not names:
+        raise ValueError("the logs carry no experiment assignment")
+    return names[0]
+
+
+def analyze_experiment(
+    log: EventLogFrame,
+    experiment: str,
+    control: str = "C",
+    track_artists: pd.Series | None = None,
+    good_time: float = 0.5,
+    confidence: float = 0.95,
+    max_latency_increase: float = 0.2,
+) -> AbAnalysis:
+    """Sessionize the experiment's events and compute metrics, statistics and diagnostics."""
+    assignment = user_treatments(log.events, log.experiments, experiment)
+    observed = sorted(assignment.treatments.unique())
+    if control not in observed:
+        raise ValueError(
+            f"control {control!r} has no users in experiment {experiment!r} "
+            f"(treatments seen: {', '.join(observed) or 'none'})"
+        )
+    names = expected_treatments(observed, control)
+    others = names[1:]
+    in_experiment = log.experiments[experiment].notna()
+    sessionized = sessionize(log.events[in_experiment])
+    sessions = session_table(sessionized)
+    metrics = user_metrics(sessionized, sessions)
+    treatments = assignment.treatments
+    users = treatments.value_counts().reindex(pd.Index(names, name="treatment"), fill_value=0)
+    return AbAnalysis(
+        experiment=experiment,
+        control=control,
+        treatment_names=others,
+        files=log.read_stats.files,
+        events=len(log.events),
+        skipped_lines=log.read_stats.skipped_lines,
+        invalid_events=log.invalid_events,
+        events_without_treatment=assignment.events_without_treatment,
+        users_with_conflicting_treatments=assignment.users_with_conflicting_treatments,
+        closed_sessions=int(sessions["closed"].sum()),
+        open_sessions=int((~sessions["closed"]).sum()),
+        metrics=metrics,
+        treatments=treatments,
+        comparison=compare_treatments(
+            metrics, treatments, control, others, list(METRICS), confidence
+        ),
+        sample_ratio=sample_ratio_mismatch(users),
+        latency=latency_guardrail(
+            sessionized, treatments, control, others, max_increase=max_latency_increase
+        ),
+        diagnostics=treatment_diagnostics(sessionized, treatments, names, track_artists, good_time),
+        served_by=served_by_shares(sessionized, treatments, names),
+        has_artists=track_artists is not None,
+    )

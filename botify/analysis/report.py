@@ -1,0 +1,227 @@
+"""The A/B report: markdown text, the effects PNG, and the ``botify report`` command."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from botify.analysis.loading import load_events, load_track_artists
+from botify.analysis.pipeline import AbAnalysis, analyze_experiment, default_experiment
+from botify.analysis.plot import save_effects_plot
+
+REPORT_FILE = "report.md"
+PLOT_FILE = "effects.png"
+TABLE_COLUMNS = (
+    "treatment",
+    "metric",
+    "effect",
+    "upper",
+    "lower",
+    "control_mean",
+    "treatment_mean",
+    "significant",
+)
+COUNT_COLUMNS = ("users", "closed_sessions", "open_sessions", "recommendations")
+RATE_COLUMNS = ("repeat_rate", "same_artist_rate", "artist_repeat_rate", "skip_rate", "coverage")
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured markdown table of already formatted cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _missing(value: float) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _percent(value: float, signed: bool = True) -> str:
+    if _missing(value):
+        return "n/a"
+    return f"{value:+.2f}%" if signed else f"{value:.1f}%"
+
+
+def _number(value: float) -> str:
+    return "n/a" if _missing(value) else f"{value:.4g}"
+
+
+def _count(value: int) -> str:
+    return f"{int(value):,}"
+
+
+def effects_table(comparison: pd.DataFrame) -> str:
+    """The course's table: one row per treatment × metric, effects in % with their CI."""
+    rows = [
+        [
+            str(row["treatment"]),
+            str(row["metric"]),
+            _percent(row["effect"]),
+            _percent(row["upper"]),
+            _percent(row["lower"]),
+            _number(row["control_mean"]),
+            _number(row["treatment_mean"]),
+            "n/a" if _missing(row["p_holm"]) else ("yes" if row["significant"] else "no"),
+        ]
+        for _, row in comparison.iterrows()
+    ]
+    return markdown_table(list(TABLE_COLUMNS), rows)
+
+
+def sample_ratio_line(analysis: AbAnalysis) -> str:
+    """The SRM verdict with its test statistic and the users per treatment."""
+    check = analysis.sample_ratio
+    users = " · ".join(f"{name} {_count(n)}" for name, n in check.users.items())
+    if check.verdict == "no data":
+        return f"**Sample ratio:** not testable (users: {users})"
+    verdict = {
+        "ok": "OK",
+        "warn": "WARNING, p < 0.01: check assignment and logging before trusting effects",
+        "alert": "ALERT, p < 0.001: the split is broken, the effects below are not trustworthy",
+    }[check.verdict]
+    return (
+        f"**Sample ratio:** {verdict} (chi-square = {check.chi2:.2f}, p = {check.p_value:.3g}; "
+        f"users: {users})"
+    )
+
+
+def guardrail_line(analysis: AbAnalysis, max_increase: float = 0.2) -> str:
+    """The p99 latency guardrail: each treatment's p99 and its change vs control."""
+    latency = analysis.latency
+    parts = []
+    for name, row in latency.iterrows():
+        if _missing(row["p99_latency_ms"]):
+            parts.append(f"{name} n/a")
+            continue
+        change = "" if name == analysis.control else f" ({_percent(100 * row['change'])})"
+        parts.append(f"{name} {row['p99_latency_ms']:.1f} ms{change}")
+    breached = [str(name) for name, row in latency.iterrows() if row["breached"]]
+    verdict = f"BREACHED by {', '.join(breached)}" if breached else "OK"
+    return (
+        f"**Guardrail, p99 request latency:** {verdict} "
+        f"(limit +{100 * max_increase:.0f}% vs control; {' · '.join(parts)})"
+    )
+
+
+def diagnostics_table(diagnostics: pd.DataFrame) -> str:
+    """Diagnostics per treatment, rates in %."""
+    header = ["treatment", *diagnostics.columns]
+    rows = []
+    for name, row in diagnostics.iterrows():
+        cells = [str(name)]
+        for column in diagnostics.columns:
+            value = row[column]
+            if column in RATE_COLUMNS:
+                cells.append(_percent(100 * value, signed=False))
+            elif column == "recommender":
+                cells.append(str(value) if isinstance(value, str) and value else "n/a")
+            elif column in COUNT_COLUMNS:
+                cells.append(_count(value))
+            else:
+                cells.append(_number(value))
+        rows.append(cells)
+    return markdown_table(header, rows)
+
+
+def served_by_table(served_by: pd.DataFrame) -> str:
+    """Which recommender or fallback answered, as % of each treatment's requests."""
+    header = ["treatment", *[str(c) for c in served_by.columns]]
+    rows = [
+        [str(name), *[_percent(100 * v, signed=False) for v in row]]
+        for name, row in served_by.iterrows()
+    ]
+    return markdown_table(header, rows)
+
+
+def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
+    """The whole report as markdown."""
+    comparisons = len(analysis.comparison)
+    artists = (
+        ""
+        if analysis.has_artists
+        else "\n\nSame-artist diagnostics skipped: no catalog (`--tracks` or "
+        "`$BOTIFY_DATA_DIR/tracks.jsonl`)."
+    )
+    sections = [
+        f"# A/B report: experiment `{analysis.experiment}`, control `{analysis.control}`",
+        (
+            f"Logs: {_count(analysis.events)} events from {_count(analysis.files)} files; "
+            f"{_count(analysis.skipped_lines)} unreadable lines skipped (torn or malformed); "
+            f"{_count(analysis.invalid_events)} events missing required fields dropped; "
+            f"{_count(analysis.events_without_treatment)} events without this experiment; "
+            f"{_count(analysis.users_with_conflicting_treatments)} users with conflicting "
+            "treatments excluded.\n"
+            f"Sessions: {_count(analysis.closed_sessions)} closed; "
+            f"{_count(analysis.open_sessions)} open (no `last`) excluded from the metrics."
+        ),
+        sample_ratio_line(analysis),
+        guardrail_line(analysis),
+        "## Effects",
+        (
+            "effect = treatment mean / control mean - 1 over users; lower/upper: 95% CI "
+            "(Welch, relative by the delta method); significant: Holm-adjusted p < 0.05 over "
+            f"{comparisons} treatment × metric comparisons (CIs are per comparison)."
+        ),
+        effects_table(analysis.comparison),
+        "## Diagnostics",
+        (
+            "Over listened recommended tracks of closed sessions: repeat = already played in "
+            "the session; same artist = artist of the track just listened; artist repeat = "
+            "artist already played in the session; skip = time < good_time; "
+            "repeat_listen_time = mean time of repeated tracks; coverage = distinct "
+            "recommended tracks / catalog." + artists
+        ),
+        diagnostics_table(analysis.diagnostics),
+        "### Served by (share of answered requests)",
+        served_by_table(analysis.served_by),
+    ]
+    if plot_file:
+        sections.append(f"![effects with 95% CIs]({plot_file})")
+    return "\n\n".join(sections) + "\n"
+
+
+def resolve_tracks(tracks: Path | None) -> Path | None:
+    """The catalog to use: ``tracks``, else ``$BOTIFY_DATA_DIR/tracks.jsonl`` if it exists."""
+    if tracks is not None:
+        return tracks
+    data_dir = os.environ.get("BOTIFY_DATA_DIR")
+    default = Path(data_dir) / "tracks.jsonl" if data_dir else None
+    return default if default is not None and default.is_file() else None
+
+
+def report_command(
+    logs: Path, experiment: str | None, control: str, out: Path | None, tracks: Path | None
+) -> int:
+    """``botify report``: print the report; with ``out`` also write report.md and the PNG."""
+    if not Path(logs).is_dir():
+        print(f"error: --logs {logs} is not a directory", file=sys.stderr)
+        return 2
+    log = load_events(logs)
+    if log.events.empty:
+        print(f"error: no readable events under {logs}", file=sys.stderr)
+        return 2
+    catalog = resolve_tracks(tracks)
+    try:
+        name = experiment or default_experiment(log)
+        analysis = analyze_experiment(
+            log, name, control, load_track_artists(catalog) if catalog else None
+        )
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    plot_file = None
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        title = f"Experiment {name}: effect vs control {control}"
+        save_effects_plot(analysis.comparison, title, Path(out) / PLOT_FILE)
+        plot_file = PLOT_FILE
+    text = render_report(analysis, plot_file)
+    print(text)
+    if out is not None:
+        (Path(out) / REPORT_FILE).write_text(text, encoding="utf-8")
+        print(f"wrote {Path(out) / REPORT_FILE} and {Path(out) / PLOT_FILE}")
+    return 0

@@ -1,0 +1,96 @@
+"""Sessions and per-user metrics from events (SPEC §7).
+
+Per user, events are ordered by ``(timestamp, request)`` (timestamps can tie at millisecond
+resolution; the user's request counter breaks the tie) and a ``last`` event closes a session.
+A session of L listened recommended tracks is L+1 events::
+
+    next(first, 1.0), next(r1, t1), ..., next(r_{L-1}, t_{L-1}), last(r_L, t_L)
+
+where ``r_i`` is the recommendation answered to the previous event. The first event carries
+the user's own first track with time 1.0, which is not the outcome of a recommendation, so:
+
+- session time = sum of ``time`` over the session's events except the first
+  (the listen times of the recommended tracks);
+- tracks per session = L = number of events - 1.
+
+A session without a ``last`` (the user was still listening when the logs were cut) is open:
+it is excluded from the metrics and counted. Per-user metrics are over closed sessions,
+except ``mean_request_latency``, which is over all of the user's requests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+METRICS = (
+    "time",
+    "sessions",
+    "mean_time_per_session",
+    "mean_tracks_per_session",
+    "mean_request_latency",
+)
+
+
+def sessionize(events: pd.DataFrame) -> pd.DataFrame:
+    """Order events per user and label their sessions.
+
+    Returns the events sorted by ``(user, timestamp, request)`` with three more columns:
+    ``session_id`` (unique over the frame), ``position`` (0 for the session's first event)
+    and ``closed`` (the session ends with a ``last``).
+    """
+    ordered = events.sort_values(["user", "timestamp", "request"], kind="stable").reset_index(
+        drop=True
+    )
+    user = ordered["user"].to_numpy()
+    is_last = ordered["message"].to_numpy() == "last"
+    starts = np.ones(len(ordered), dtype=bool)
+    starts[1:] = (user[1:] != user[:-1]) | is_last[:-1]
+    session_id = np.cumsum(starts) - 1
+    first_row = np.flatnonzero(starts)
+    ordered["session_id"] = session_id
+    ordered["position"] = np.arange(len(ordered)) - first_row[session_id]
+    ends = np.append(first_row[1:], len(ordered)) - 1
+    ordered["closed"] = is_last[ends][session_id]
+    return ordered
+
+
+def session_table(sessionized: pd.DataFrame) -> pd.DataFrame:
+    """One row per session: ``user``, ``closed``, ``time`` and ``tracks`` (see module doc)."""
+    recommended = sessionized["position"] > 0
+    grouped = sessionized.assign(
+        listened_time=sessionized["time"].where(recommended, 0.0),
+        listened=recommended.astype("int64"),
+    ).groupby("session_id", sort=True)
+    return pd.DataFrame(
+        {
+            "user": grouped["user"].first(),
+            "closed": grouped["closed"].first(),
+            "time": grouped["listened_time"].sum(),
+            "tracks": grouped["listened"].sum(),
+        }
+    )
+
+
+def user_metrics(sessionized: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """Per-user metrics (index: user; columns: ``METRICS``).
+
+    A user whose sessions are all open has ``time`` 0, ``sessions`` 0 and undefined
+    per-session means (NaN), so that user still counts for the sample ratio.
+    """
+    closed = sessions[sessions["closed"]].groupby("user")
+    users = pd.Index(np.unique(sessionized["user"].to_numpy()), name="user")
+    time = closed["time"].sum().reindex(users, fill_value=0.0)
+    count = closed.size().reindex(users, fill_value=0)
+    tracks = closed["tracks"].sum().reindex(users, fill_value=0)
+    per_session = count.where(count > 0)
+    return pd.DataFrame(
+        {
+            "time": time.astype("float64"),
+            "sessions": count.astype("int64"),
+            "mean_time_per_session": time / per_session,
+            "mean_tracks_per_session": tracks / per_session,
+            "mean_request_latency": sessionized.groupby("user")["latency"].mean().reindex(users),
+        },
+        index=users,
+    )
