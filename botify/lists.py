@@ -64,7 +64,7 @@ def parse_lists(lines, catalog: Catalog, key_field: str, source: str) -> tuple[d
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        where = f"{source}:{number}"
+        where = f"{source}, line {number}"
         try:
             record = json.loads(line)
         except ValueError:

@@ -17,8 +17,9 @@ ARTISTS = 20
 TRACKS_PER_ARTIST = 10
 
 
-def tiny_tracks() -> list[dict]:
-    """200 tracks: artist ``a`` owns tracks ``10a..10a+9``; popularity rises with the id."""
+def tiny_tracks(artists: int = ARTISTS) -> list[dict]:
+    """``10 * artists`` tracks: artist ``a`` owns tracks ``10a..10a+9``; popularity rises
+    with the id."""
     return [
         {
             "track": t,
@@ -27,7 +28,7 @@ def tiny_tracks() -> list[dict]:
             "genre": f"genre{t // 50}",
             "popularity": t,
         }
-        for t in range(ARTISTS * TRACKS_PER_ARTIST)
+        for t in range(artists * TRACKS_PER_ARTIST)
     ]
 
 

@@ -1,0 +1,136 @@
+"""``botify serve`` (gunicorn, 2 workers, embedded real redis-server) over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+from conftest import tiny_tracks, write_jsonl
+
+from botify.eventlog import read_events
+from botify.redis_server import URL_FILE
+from botify.service_process import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def service(tmp_path):
+    write_jsonl(tmp_path / "world" / "tracks.jsonl", tiny_tracks(artists=500))
+    process = ServiceProcess(tmp_path / "world", tmp_path / "logs", tmp_path / "redis")
+    process.start()
+    yield process
+    process.stop()
+
+
+def hammer(url, users, requests_per_user, answers, errors, stop=None):
+    """Each thread plays one user: a first track, then the answers it gets."""
+
+    def play(user):
+        with requests.Session() as http:
+            track = user % 5000
+            for i in range(requests_per_user):
+                if stop is not None and stop.is_set():
+                    return
+                r = http.post(f"{url}/next/{user}", json={"track": track, "time": (i % 10) / 9})
+                if r.status_code != 200:
+                    errors.append(r.status_code)
+                    continue
+                answers.append(r.json())
+                track = r.json()["track"]
+
+    threads = [threading.Thread(target=play, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def test_concurrent_requests_each_log_exactly_one_line(service, tmp_path):
+    answers, errors = [], []
+    for t in hammer(service.url, range(16), 50, answers, errors):
+        t.join()
+    last = requests.post(f"{service.url}/last/1", json={"track": 7, "time": 0.5})
+
+    assert errors == [] and last.status_code == 200
+    events = list(read_events(tmp_path / "logs"))
+    assert len(events) == len(answers) + 1 == 801
+    per_user = {}
+    for e in events:
+        per_user.setdefault(e["user"], []).append(e["request"])
+    assert all(sorted(r) == list(range(1, len(r) + 1)) for r in per_user.values())
+    health = requests.get(f"{service.url}/health").json()
+    assert health["redis"] == "ok" and health["tracks"] == 5000
+
+
+def test_readme_curl_examples(service):
+    def curl(*args):
+        out = subprocess.run(["curl", "-s", *args], capture_output=True, text=True, check=True)
+        return out.stdout
+
+    next_body = '{"track": 42, "time": 1.0}'
+    assert '"status": "alive"' in curl(service.url + "/")
+    assert '"track": 42' in curl(service.url + "/track/42")
+    answer = curl("-X", "POST", "-H", "Content-Type: application/json", "-d", next_body,
+                  service.url + "/next/1")  # fmt: skip
+    assert '"recommender"' in answer
+    bad = curl("-X", "POST", "-H", "Content-Type: application/json", "-d",
+               '{"track": 42, "time": 5}', service.url + "/next/1")  # fmt: skip
+    assert "'time'" in bad
+
+
+def test_deploy_switches_every_worker_under_load_without_errors(service, tmp_path):
+    lists = [{"track": t, "recommendations": [(t + 1) % 5000]} for t in range(5000)]
+    path = write_jsonl(tmp_path / "i2i.jsonl", lists)
+    answers, errors = [], []
+    stop = threading.Event()
+    threads = hammer(service.url, range(100, 108), 10_000, answers, errors, stop)
+    time.sleep(0.5)
+
+    deployed = subprocess.run(
+        [sys.executable, "-m", "botify.cli", "deploy", "contextual", str(path)],
+        env=service.env,
+        capture_output=True,
+        text=True,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    version = deployed.stdout.split("version ")[1].split(";")[0]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        recent = [e for e in read_events(tmp_path / "logs") if e.get("model_version")]
+        if len({e["request"] for e in recent}) > 50:
+            break
+        time.sleep(0.2)
+    time.sleep(1.5)  # both workers have polled by now
+    stop.set()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    events = sorted(read_events(tmp_path / "logs"), key=lambda e: e["timestamp"])
+    assert {e["model_version"] for e in events[-20:]} == {version}
+    contextual = [e for e in events[-20:] if e["recommender"] == "contextual"]
+    assert contextual and all(e["recommendation"] == (e["track"] + 1) % 5000 for e in contextual)
+    assert requests.get(f"{service.url}/health").json()["recommendations"]["contextual"] == version
+
+    rejected = subprocess.run(
+        [sys.executable, "-m", "botify.cli", "deploy", "contextual", str(tmp_path / "nope")],
+        env=service.env,
+        capture_output=True,
+        text=True,
+    )
+    assert rejected.returncode == 1 and "keeps serving" in rejected.stderr
+
+
+def test_sigterm_stops_gracefully_with_every_answer_logged(service, tmp_path):
+    answers, errors = [], []
+    threads = hammer(service.url, range(200, 204), 30, answers, errors)
+    for t in threads:
+        t.join()
+
+    assert service.stop() == 0
+    assert not (tmp_path / "redis" / URL_FILE).exists()
+    assert len(list(read_events(tmp_path / "logs"))) == len(answers) == 120

@@ -1,0 +1,124 @@
+"""List files, versioned deployment, rollback and the workers' hot switch."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from conftest import tiny_tracks, write_jsonl
+
+from botify.catalog import build_catalog
+from botify.deployment import DeployedLists, deploy_key, publish, roll_back
+from botify.lists import ListsError, load_lists
+
+CATALOG = build_catalog(tiny_tracks())
+
+
+def i2i_file(tmp_path, mapping, name="i2i.jsonl"):
+    records = [{"track": k, "recommendations": v} for k, v in mapping.items()]
+    return write_jsonl(tmp_path / name, records)
+
+
+def test_lists_load_and_pack(tmp_path):
+    lists = load_lists(i2i_file(tmp_path, {3: [4, 5, 6], 9: [], 10: [11]}), CATALOG)
+
+    assert lists.get(3).tolist() == [4, 5, 6]
+    assert lists.get(10).tolist() == [11]
+    assert len(lists.get(9)) == 0 and len(lists.get(4)) == 0
+    assert len(lists) == 3
+
+
+def test_version_is_a_content_hash(tmp_path):
+    a = load_lists(i2i_file(tmp_path, {3: [4]}, "a.jsonl"), CATALOG)
+    b = load_lists(i2i_file(tmp_path, {3: [4]}, "b.jsonl"), CATALOG)
+    c = load_lists(i2i_file(tmp_path, {3: [5]}, "c.jsonl"), CATALOG)
+
+    assert a.version == b.version != c.version
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('{"track": 3, "recommendations": [4]}\n{"track": 4, "recomm', "line 2"),
+        ('{"track": 3, "recommendations": [4, 9999]}\n', "unknown track ids [9999]"),
+        ('{"track": 9999, "recommendations": [4]}\n', "not in the catalog"),
+        ('{"track": "3", "recommendations": [4]}\n', "'track'"),
+        ('{"track": 3, "recommendations": "4"}\n', "'recommendations'"),
+        ('{"track": 3, "recommendations": [4]}\n{"track": 3, "recommendations": [5]}\n', "second"),
+        ("[3, 4]\n", "expected an object"),
+    ],
+)
+def test_bad_list_files_are_rejected_with_the_line(tmp_path, content, words):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+
+    with pytest.raises(ListsError, match=re.escape(words)):
+        load_lists(path, CATALOG)
+
+
+def test_missing_list_file_is_rejected(tmp_path):
+    with pytest.raises(ListsError, match="no list file"):
+        load_lists(tmp_path / "nope.jsonl", CATALOG)
+
+
+def test_publish_switches_workers_and_rollback_restores(tmp_path, config, fake_redis):
+    worker = DeployedLists("contextual", fake_redis, config, CATALOG)
+    worker.refresh()
+    assert worker.current() is None
+
+    v1 = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [4]}, "1"))
+    worker.refresh()
+    assert worker.version == v1 and worker.current().get(3).tolist() == [4]
+
+    v2 = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [5]}, "2"))
+    worker.refresh()
+    assert worker.version == v2 and worker.current().get(3).tolist() == [5]
+
+    assert roll_back(fake_redis, "contextual") == v1
+    worker.refresh()
+    assert worker.version == v1
+    with pytest.raises(ListsError, match="no earlier"):
+        roll_back(fake_redis, "contextual")
+
+
+def test_publishing_the_same_file_twice_keeps_one_history_entry(tmp_path, config, fake_redis):
+    path = i2i_file(tmp_path, {3: [4]})
+    publish(fake_redis, config, CATALOG, "contextual", path)
+    publish(fake_redis, config, CATALOG, "contextual", path)
+
+    assert fake_redis.llen(deploy_key("contextual")) == 1
+
+
+def test_a_bad_file_is_not_published(tmp_path, config, fake_redis):
+    good = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [4]}))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"track": 3, "recommendations": [12345]}) + "\n")
+
+    with pytest.raises(ListsError):
+        publish(fake_redis, config, CATALOG, "contextual", bad)
+    assert fake_redis.lindex(deploy_key("contextual"), 0).decode() == good
+
+
+def test_a_deployed_version_that_fails_to_load_keeps_the_old_one(tmp_path, config, fake_redis):
+    worker = DeployedLists("contextual", fake_redis, config, CATALOG)
+    good = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [4]}))
+    worker.refresh()
+    fake_redis.lpush(deploy_key("contextual"), "0123456789ab")  # no such file
+
+    worker.refresh()
+
+    assert worker.version == good
+
+
+def test_the_background_poller_picks_up_a_deployment(tmp_path, config, fake_redis):
+    worker = DeployedLists("contextual", fake_redis, config, CATALOG)
+    assert worker.current() is None  # starts the poller (config polls every 50 ms)
+
+    version = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [4]}))
+    deadline = time.monotonic() + 5
+    while worker.version != version and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    assert worker.version == version
