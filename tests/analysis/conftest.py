@@ -1,0 +1,45 @@
+"""Fixtures of the analysis tests: small synthetic event logs written as the service would."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synthetic_ab_logs import (  # noqa: E402
+    SyntheticExperiment,
+    SyntheticLog,
+    generate,
+    write_logs,
+    write_tracks,
+)
+
+EFFECT_CONFIG = SyntheticExperiment(
+    arms={"C": "anchor", "T1": "improved", "T2": "anchor_popular"},
+    time_lift={"T1": 0.15},
+    same_artist_prob={"T2": 0.5},
+    seed=1,
+)
+AA_CONFIG = SyntheticExperiment(arms={"C": "anchor", "T1": "anchor"}, seed=2)
+
+
+def _write(root: Path, config: SyntheticExperiment) -> tuple[Path, Path, SyntheticLog]:
+    log = generate(config)
+    write_logs(log, root / "logs", seed=config.seed)
+    tracks = write_tracks(root / "tracks.jsonl", config.tracks, config.artists)
+    return root / "logs", tracks, log
+
+
+@pytest.fixture(scope="session")
+def effect_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, SyntheticLog]:
+    """Logs where T1 lifts listen time and T2 recommends the same artist half the time."""
+    return _write(tmp_path_factory.mktemp("effect"), EFFECT_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def aa_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, SyntheticLog]:
+    """Logs where both treatments get the same recommender: no effect to find."""
+    return _write(tmp_path_factory.mktemp("aa"), AA_CONFIG)

@@ -1,0 +1,87 @@
+"""Repeat, same-artist and skip rates, coverage and served_by shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from botify.analysis.diagnostics import (
+    listened_recommendations,
+    served_by_shares,
+    treatment_diagnostics,
+)
+from botify.analysis.sessions import sessionize
+
+ARTISTS = pd.Series({1: "a", 2: "a", 3: "b", 4: "c", 5: "b"}, name="artist")
+
+
+def _session(user: int, start: int, tracks: list[int], times: list[float]) -> list[dict]:
+    """One closed session: ``tracks[0]`` is the first track, the rest are recommendations."""
+    rows = []
+    for i, (track, time) in enumerate(zip(tracks, times, strict=True)):
+        last = i == len(tracks) - 1
+        rows.append(
+            {
+                "user": user,
+                "timestamp": start + i,
+                "request": start + i,
+                "message": "last" if last else "next",
+                "track": track,
+                "time": time,
+                "latency": 0.001,
+                "recommendation": pd.NA if last else tracks[i + 1],
+                "served_by": "random_fallback" if i == 0 else "anchor",
+                "candidates": 0 if i == 0 else 10,
+                "recommender": "anchor",
+            }
+        )
+    return rows
+
+
+# User 1 (C): 1 → 2 (same artist a) → 1 (repeat, same artist) → 3 (artist b); skips at < 0.5.
+# User 2 (T1): 3 → 4 → 5 (artist b again, not the previous artist).
+EVENTS = sessionize(
+    pd.DataFrame(
+        _session(1, 0, [1, 2, 1, 3], [1.0, 0.8, 0.0, 0.4])
+        + _session(2, 0, [3, 4, 5], [1.0, 0.6, 0.7])
+    ).astype({"recommendation": "Int64"})
+)
+TREATMENTS = pd.Series({1: "C", 2: "T1"}, name="treatment")
+
+
+def test_listened_recommendation_flags() -> None:
+    flags = listened_recommendations(EVENTS, ARTISTS, good_time=0.5)
+    assert flags["track"].tolist() == [2, 1, 3, 4, 5]
+    assert flags["repeat"].tolist() == [False, True, False, False, False]
+    assert flags["same_artist"].tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
+    assert flags["artist_repeat"].tolist() == [1.0, 1.0, 0.0, 0.0, 1.0]
+    assert flags["skip"].tolist() == [False, True, True, False, False]
+
+
+def test_artist_flags_need_a_catalog() -> None:
+    flags = listened_recommendations(EVENTS, None)
+    assert flags["same_artist"].isna().all()
+
+
+def test_diagnostics_per_treatment() -> None:
+    table = treatment_diagnostics(EVENTS, TREATMENTS, ["C", "T1", "T2"], ARTISTS, 0.5)
+    assert table.loc["C", "repeat_rate"] == pytest.approx(1 / 3)
+    assert table.loc["C", "same_artist_rate"] == pytest.approx(2 / 3)
+    assert table.loc["C", "skip_rate"] == pytest.approx(2 / 3)
+    assert table.loc["C", "repeat_listen_time"] == 0.0
+    assert table.loc["T1", "artist_repeat_rate"] == pytest.approx(1 / 2)
+    assert table.loc["C", "coverage"] == pytest.approx(3 / 5)  # recommended 2, 1, 3
+    assert table.loc["C", "recommender"] == "anchor"
+    assert table.loc["T2", "users"] == 0 and np.isnan(table.loc["T2", "repeat_rate"])
+
+
+def test_coverage_without_catalog_uses_tracks_seen() -> None:
+    table = treatment_diagnostics(EVENTS, TREATMENTS, ["C", "T1"], None)
+    assert table.loc["T1", "coverage"] == pytest.approx(2 / 5)
+
+
+def test_served_by_shares() -> None:
+    shares = served_by_shares(EVENTS, TREATMENTS, ["C", "T1"])
+    assert shares.loc["C", "random_fallback"] == pytest.approx(1 / 3)
+    assert shares.loc["T1", "anchor"] == pytest.approx(1 / 2)
