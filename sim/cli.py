@@ -1,0 +1,102 @@
+"""``sim`` command line: generate a world, run simulated days against an agent."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time as clock
+from pathlib import Path
+
+import pandas as pd
+
+from sim.remote import DEFAULT_URL
+from sim.runner import AGENTS, RunSettings, run_day
+from sim.stats import format_summary, summarise, write_sessions
+from sim.user_model import MAX_SESSION_TRACKS
+from sim.world import WorldParams, generate_world
+from sim.world_files import load_world, write_world
+
+
+def _world(args: argparse.Namespace) -> int:
+    params = WorldParams(seed=args.seed, n_tracks=args.tracks, n_users=args.users, dim=args.dim)
+    started = clock.perf_counter()
+    write_world(generate_world(params), args.out)
+    print(
+        f"world: {args.tracks} tracks, {args.users} users, dim {args.dim}, seed {args.seed} "
+        f"-> {args.out} in {clock.perf_counter() - started:.1f}s"
+    )
+    return 0
+
+
+def _another_day(day: int) -> bool:
+    try:
+        answer = input(f"day {day} done (retrain now if you like). Run day {day + 1}? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.agent == "console" and args.workers != 1:
+        print("sim run: the console agent needs --workers 1", file=sys.stderr)
+        return 2
+    world = load_world(args.world)
+    settings = RunSettings(
+        agent=args.agent,
+        episodes=args.episodes,
+        seed=args.seed,
+        workers=args.workers,
+        url=args.url,
+        max_tracks=args.max_tracks,
+    )
+    days = []
+    day = 1
+    while True:
+        days.append(run_day(world, settings, day, show_progress=not args.quiet))
+        print(format_summary(summarise(days[-1])))
+        if day == args.days or (args.days is None and not _another_day(day)):
+            break
+        day += 1
+    sessions = pd.concat(days, ignore_index=True)
+    if len(days) > 1:
+        print(format_summary(summarise(sessions)))
+    if args.out is not None:
+        write_sessions(sessions, args.out)
+        print(f"per-session stats -> {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``sim`` sub-command."""
+    parser = argparse.ArgumentParser(prog="sim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    world = sub.add_parser("world", help="generate a synthetic world")
+    world.add_argument("--seed", type=int, required=True)
+    world.add_argument("--out", type=Path, required=True, help="directory to write")
+    world.add_argument("--tracks", type=int, default=WorldParams.n_tracks)
+    world.add_argument("--users", type=int, default=WorldParams.n_users)
+    world.add_argument("--dim", type=int, default=WorldParams.dim)
+    world.set_defaults(func=_world)
+
+    run = sub.add_parser("run", help="simulate days of sessions")
+    run.add_argument("--world", type=Path, required=True, help="directory from `sim world`")
+    run.add_argument("--agent", choices=AGENTS, required=True)
+    run.add_argument("--episodes", type=int, required=True, help="sessions per day")
+    run.add_argument("--url", default=DEFAULT_URL, help="botify service (remote agent)")
+    run.add_argument("--workers", type=int, default=1, help="parallel processes")
+    run.add_argument(
+        "--days", type=int, default=None, help="days to run (default: ask after each day)"
+    )
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--max-tracks", type=int, default=MAX_SESSION_TRACKS, help="session cap")
+    run.add_argument("--out", type=Path, default=None, help="per-session stats, .csv or .jsonl")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sim`` console script."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
