@@ -34,3 +34,20 @@ def nearest_rows(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
         scores = queries[start : start + _CHUNK] @ transposed
         result[start : start + _CHUNK] = _top_k_of_scores(scores, k)
     return result
+
+
+class NearestTracks:
+    """Memoised :func:`nearest_rows` of tracks among all tracks: each query track's ``k``
+    nearest are computed once, the first time it is asked for."""
+
+    def __init__(self, embeddings: np.ndarray, k: int) -> None:
+        self._embeddings = embeddings
+        self._nearest = np.full((len(embeddings), k), -1, dtype=np.int64)
+
+    def of(self, tracks: np.ndarray) -> np.ndarray:
+        """The ``k`` nearest tracks of each of ``tracks``, nearest first."""
+        missing = np.unique(tracks[self._nearest[tracks, 0] < 0])
+        if missing.size:
+            k = self._nearest.shape[1]
+            self._nearest[missing] = nearest_rows(self._embeddings, self._embeddings[missing], k)
+        return self._nearest[tracks]

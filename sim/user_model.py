@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from sim.neighbours import nearest_rows
 from sim.streams import Stream, choices, uniforms
 from sim.world import Users, World
 
@@ -67,15 +66,14 @@ def plan_users(users: Users, keys: np.ndarray) -> np.ndarray:
 
 
 def plan_sessions(world: World, keys: np.ndarray, session_users: np.ndarray) -> SessionPlan:
-    """Interest and first track of each session (the nearest-track search runs here)."""
+    """Interest and first track of each session."""
     users = world.users
     n_interests = users.interest_offsets[session_users + 1] - users.interest_offsets[session_users]
     picked = choices(keys, Stream.INTEREST, 0, n_interests)
     interest_tracks = users.interest_tracks[users.interest_offsets[session_users] + picked]
     k = users.interest_neighbours[session_users]
-    unique, inverse = np.unique(interest_tracks, return_inverse=True)
-    nearest = nearest_rows(world.embeddings, world.embeddings[unique], int(k.max()))
-    first_tracks = nearest[inverse, choices(keys, Stream.FIRST_TRACK, 0, k)]
+    nearest = world.first_track_candidates.of(interest_tracks)
+    first_tracks = nearest[np.arange(len(keys)), choices(keys, Stream.FIRST_TRACK, 0, k)]
     return SessionPlan(keys, session_users, interest_tracks, first_tracks)
 
 

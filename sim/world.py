@@ -10,11 +10,12 @@ previous one. Everything is drawn from one ``numpy`` generator seeded by ``World
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from sim.names import GENRES, artist_names, track_titles
-from sim.neighbours import nearest_rows
+from sim.neighbours import NearestTracks, nearest_rows
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,11 @@ class World:
     catalog: Catalog
     embeddings: np.ndarray
     users: Users
+
+    @cached_property
+    def first_track_candidates(self) -> NearestTracks:
+        """Each interest track's nearest tracks, as many as the most demanding user needs."""
+        return NearestTracks(self.embeddings, int(self.users.interest_neighbours.max()))
 
 
 def group_offsets(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,39 @@
+import json
+
+import pandas as pd
+
+from sim.cli import main
+
+
+def test_world_then_run_two_days(tmp_path, capsys):
+    world = tmp_path / "world"
+    assert (
+        main(["world", "--seed", "1", "--out", str(world), "--tracks", "800", "--users", "50"]) == 0
+    )
+    assert len((world / "tracks.jsonl").read_text().splitlines()) == 800
+    assert json.loads((world / "world.json").read_text())["seed"] == 1
+    out = tmp_path / "sessions.jsonl"
+    args = ["run", "--world", str(world), "--agent", "random", "--episodes", "40", "--days", "2"]
+    assert main([*args, "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| 1 | 40 |" in printed and "| 2 | 40 |" in printed
+    sessions = pd.read_json(out, lines=True)
+    assert len(sessions) == 80 and set(sessions["day"]) == {1, 2}
+    assert main([*args, "--quiet", "--out", str(tmp_path / "again.jsonl")]) == 0
+    assert (tmp_path / "again.jsonl").read_bytes() == out.read_bytes()
+
+
+def test_without_days_stops_when_no_one_answers(world_dir, capsys, monkeypatch):
+    def no_stdin(prompt):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", no_stdin)
+    args = ["run", "--world", str(world_dir), "--agent", "oracle", "--episodes", "5", "--quiet"]
+    assert main(args) == 0
+    assert "| 1 | 5 |" in capsys.readouterr().out
+
+
+def test_console_agent_refuses_workers(world_dir, capsys):
+    args = ["run", "--world", str(world_dir), "--agent", "console", "--episodes", "1"]
+    assert main([*args, "--workers", "2"]) == 2
+    assert "--workers 1" in capsys.readouterr().err

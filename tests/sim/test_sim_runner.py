@@ -1,0 +1,51 @@
+import numpy as np
+import pandas as pd
+
+from sim.runner import RunSettings, run_day, worker_sessions
+from sim.stats import mean_ci, summarise
+from sim.streams import session_keys
+from sim.user_model import plan_users
+from sim.world import WorldParams, generate_world
+
+
+def test_same_seed_same_sessions_any_number_of_workers(world):
+    one = run_day(world, RunSettings("sticky_artist", 300, seed=4), 1, show_progress=False)
+    two = run_day(world, RunSettings("sticky_artist", 300, seed=4, workers=2), 1, False)
+    pd.testing.assert_frame_equal(one, two)
+    assert list(one["session"]) == list(range(300))
+    other = run_day(world, RunSettings("sticky_artist", 300, seed=5), 1, show_progress=False)
+    assert not one["time"].equals(other["time"])
+
+
+def test_workers_own_disjoint_users(world):
+    settings = RunSettings("random", 500, seed=1, workers=3)
+    shares = [worker_sessions(world, settings, 2, w) for w in range(3)]
+    assert sorted(np.concatenate(shares)) == list(range(500))
+    for worker, sessions in enumerate(shares):
+        users = plan_users(world.users, session_keys(1, 2, sessions))
+        assert (users % 3 == worker).all()
+
+
+def test_in_process_agents_order_as_calibrated():
+    # The default world's geometry at a fifth of its size; bench/calibration.py checks the
+    # full-size margins.
+    world = generate_world(WorldParams(seed=5, n_tracks=10_000, n_users=2_000))
+    means = {
+        agent: run_day(world, RunSettings(agent, 3000, seed=8), 1, False)["time"].mean()
+        for agent in ("random", "sticky_artist", "oracle")
+    }
+    assert means["random"] < means["sticky_artist"] < means["oracle"]
+
+
+def test_summary_has_a_row_per_day_with_t_intervals():
+    sessions = pd.DataFrame(
+        {"day": [1, 1, 1, 2, 2], "time": [1.0, 2.0, 3.0, 0.5, 0.5], "tracks": [1, 2, 3, 4, 4],
+         "requests": [0, 0, 0, 5, 5]}
+    )  # fmt: skip
+    summary = summarise(sessions)
+    assert list(summary["day"]) == [1, 2]
+    # mean 2, sd 1, t(0.975, 2) = 4.3027 -> half-width 4.3027 / sqrt(3)
+    assert summary.loc[0, "time_mean"] == 2.0
+    assert abs(summary.loc[0, "time_ci"] - 4.302653 / np.sqrt(3)) < 1e-5
+    assert summary.loc[1, "time_ci"] == 0.0 and summary.loc[1, "requests"] == 10
+    assert mean_ci(np.array([3.0])) == (3.0, 0.0)
