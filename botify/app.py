@@ -11,8 +11,9 @@ from werkzeug.exceptions import HTTPException
 from botify.api import blueprint
 from botify.catalog import load_catalog
 from botify.config import Config
-from botify.deployment import KEY_FIELDS, DeployedLists
+from botify.deployment import KEY_FIELDS
 from botify.eventlog import EventLog
+from botify.live import DeployedLists
 from botify.redis_server import connect, resolve_redis_url
 from botify.service import Service
 
@@ -36,8 +37,6 @@ def create_app(config: Config | None = None, client: redis.Redis | None = None) 
         client = connect(url, config)
     catalog = load_catalog(config.data_dir)
     lists = {kind: DeployedLists(kind, client, config, catalog) for kind in KEY_FIELDS}
-    for deployed in lists.values():
-        deployed.refresh()
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

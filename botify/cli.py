@@ -31,6 +31,12 @@ def _deploy(args: argparse.Namespace) -> int:
     return deploy_command(kind=args.kind, file=args.file, rollback=args.rollback)
 
 
+def _activate(args: argparse.Namespace) -> int:
+    from botify.deployment import activate_command
+
+    return activate_command(args.experiment)
+
+
 def _report(args: argparse.Namespace) -> int:
     from botify.analysis.report import report_command
 
@@ -75,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--rollback", action="store_true", help="restore the previously deployed version"
     )
     deploy.set_defaults(func=_deploy)
+
+    activate = sub.add_parser(
+        "activate", help="switch every replica to another experiment, no restart"
+    )
+    activate.add_argument("experiment", help="a name defined in BOTIFY_EXPERIMENTS")
+    activate.set_defaults(func=_activate)
 
     report = sub.add_parser("report", help="A/B report from event logs")
     report.add_argument("--logs", type=Path, required=True)

@@ -6,6 +6,7 @@ so that logs and splits stay comparable with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import mmh3
@@ -57,6 +58,6 @@ class Experiment:
         return self.arms[self.treatment(user)]
 
 
-def assignments(experiments: list[Experiment], user: int) -> dict[str, str]:
+def assignments(experiments: Iterable[Experiment], user: int) -> dict[str, str]:
     """``user``'s treatment in every experiment, as logged with each event."""
     return {e.name: e.treatment(user) for e in experiments}

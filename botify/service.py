@@ -15,9 +15,9 @@ import redis
 
 from botify.catalog import Catalog
 from botify.config import Config
-from botify.deployment import DeployedLists
 from botify.eventlog import EventLog
 from botify.experiments import Experiment, assignments
+from botify.live import ActiveExperiment, DeployedLists, Poller
 from botify.recommenders import Recommendation, Recommender, Request, build_recommenders
 from botify.rng import request_rng
 from botify.user_state import UserState, UserStateStore
@@ -51,6 +51,11 @@ class Service:
     event_log: EventLog
 
     def __post_init__(self) -> None:
+        self.active_experiment = ActiveExperiment(self.client, self.config)
+        watched = [*self.lists.values(), self.active_experiment]
+        for setting in watched:
+            setting.refresh()
+        self.poller = Poller(self.config.deploy_check_s, watched)
         self.store = UserStateStore(self.client, self.config)
         self.recommenders = build_recommenders(
             self.catalog,
@@ -58,8 +63,12 @@ class Service:
             indexed=self.lists["indexed"].current,
             config=self.config,
         )
-        self.experiments = build_experiments(self.config, self.recommenders)
-        self.active = next(e for e in self.experiments if e.name == self.config.experiment)
+        self.experiments = {e.name: e for e in build_experiments(self.config, self.recommenders)}
+
+    @property
+    def active(self) -> Experiment:
+        """The experiment being served now (``botify activate`` switches it)."""
+        return self.experiments[self.active_experiment.name]
 
     def listen(self, message: str, user: int, track: int, listened: float, started: float) -> dict:
         """Apply one ``next``/``last`` request and log it; returns the response body.
@@ -67,7 +76,9 @@ class Service:
         When Redis is unreachable the answer degrades to a random track (for ``next``)
         and the event says so, instead of failing the request.
         """
-        recommender = self.recommenders[self.active.recommender(user)]
+        self.poller.ensure_running()
+        experiment = self.active
+        recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
         state: UserState | None
         try:
@@ -100,7 +111,8 @@ class Service:
                 "recommender": recommender.name,
                 "served_by": recommendation.served_by if recommendation else None,
                 "model_version": recommendation.model_version if recommendation else None,
-                "experiments": assignments(self.experiments, user),
+                "experiment": experiment.name,
+                "experiments": assignments(self.experiments.values(), user),
                 "request": state.request if state else None,
                 "session": state.session if state else None,
                 "candidates": recommendation.candidates if recommendation else None,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 
 import pytest
 from conftest import tiny_tracks, write_jsonl
 
 from botify.catalog import build_catalog
-from botify.deployment import DeployedLists, deploy_key, publish, roll_back
+from botify.deployment import ACTIVE_EXPERIMENT_KEY, activate, deploy_key, publish, roll_back
 from botify.lists import ListsError, load_lists
+from botify.live import ActiveExperiment, DeployedLists, Poller
 
 CATALOG = build_catalog(tiny_tracks())
 
@@ -112,13 +114,29 @@ def test_a_deployed_version_that_fails_to_load_keeps_the_old_one(tmp_path, confi
     assert worker.version == good
 
 
-def test_the_background_poller_picks_up_a_deployment(tmp_path, config, fake_redis):
-    worker = DeployedLists("contextual", fake_redis, config, CATALOG)
-    assert worker.current() is None  # starts the poller (config polls every 50 ms)
+def test_the_background_poller_follows_deployments_and_experiments(tmp_path, config, fake_redis):
+    config = replace(
+        config, experiments={"A": {"C": "random"}, "B": {"C": "toppop"}}, experiment="A"
+    )
+    lists = DeployedLists("contextual", fake_redis, config, CATALOG)
+    experiment = ActiveExperiment(fake_redis, config)
+    Poller(config.deploy_check_s, [lists, experiment]).ensure_running()
 
     version = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [4]}))
+    activate(fake_redis, config, "B")
     deadline = time.monotonic() + 5
-    while worker.version != version and time.monotonic() < deadline:
+    while (lists.version, experiment.name) != (version, "B") and time.monotonic() < deadline:
         time.sleep(0.02)
 
-    assert worker.version == version
+    assert (lists.version, experiment.name) == (version, "B")
+
+
+def test_activate_rejects_unknown_experiments_and_workers_ignore_them(config, fake_redis):
+    with pytest.raises(ValueError, match="unknown experiment 'NOPE'"):
+        activate(fake_redis, config, "NOPE")
+    fake_redis.set(ACTIVE_EXPERIMENT_KEY, "NOPE")
+    experiment = ActiveExperiment(fake_redis, config)
+
+    experiment.refresh()
+
+    assert experiment.name == config.experiment

@@ -11,6 +11,7 @@ import redis
 from conftest import with_experiment
 
 from botify.app import create_app
+from botify.deployment import activate
 from botify.eventlog import read_events
 from botify.redis_server import connect, free_port
 
@@ -91,3 +92,24 @@ def test_redis_errors_are_bounded_by_the_timeout(config):
     with pytest.raises(redis.RedisError):
         client.ping()
     assert time.monotonic() - started < 2
+
+
+def test_activate_switches_the_served_experiment_and_events_say_which(config):
+    config = replace(
+        config,
+        experiments={"DAY1": {"C": "random", "T1": "sticky_artist"}, "AB": {"C": "toppop"}},
+        experiment="DAY1",
+    )
+    redis_client = fakeredis.FakeRedis()
+    app = create_app(config, redis_client)
+    client = app.test_client()
+    before = client.post("/next/5", json={"track": 3, "time": 1}).json["recommender"]
+
+    activate(redis_client, config, "AB")
+    app.extensions["botify"].active_experiment.refresh()
+    after = client.post("/next/5", json={"track": 3, "time": 1}).json["recommender"]
+
+    assert before in ("random", "sticky_artist") and after == "toppop"
+    events = list(read_events(config.log_dir))
+    assert [e["experiment"] for e in events] == ["DAY1", "AB"]
+    assert set(events[0]["experiments"]) == {"DAY1", "AB"}
