@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 
 .PHONY: install test lint demo clean
 
+# make demo DEMO_ARGS="--day2-sessions 40000" to change the size (see python -m botify.demo -h)
+DEMO_ARGS ?=
+
 $(BIN)/botify: pyproject.toml requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -19,6 +22,9 @@ test: install
 lint: install
 	$(BIN)/ruff format --check botify sim tests bench
 	$(BIN)/ruff check botify sim tests bench
+
+demo: install
+	$(BIN)/python -m botify.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

