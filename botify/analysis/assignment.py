@@ -1,8 +1,11 @@
 """Which treatment each user is in, for one experiment (the user is the unit of randomisation).
 
-A user's treatment comes from the ``experiments[NAME]`` field of their events. Events logged
-without that experiment are left out of its analysis, and a user whose events disagree on
-the treatment is excluded rather than counted twice; both are counted so the report says so.
+A user's treatment comes from the ``experiments[NAME]`` field of their events. The service
+logs the user's treatment in every configured experiment, and the experiment it actually
+served under in ``experiment``; an experiment's events are those served under it (or, in
+logs without the ``experiment`` field, those carrying its treatment). Other events are left
+out of its analysis, and a user whose events disagree on the treatment is excluded rather
+than counted twice; both are counted so the report says so.
 """
 
 from __future__ import annotations
@@ -20,32 +23,46 @@ class UserTreatments:
     """Treatment per user (index: user) and what had to be left out to build it."""
 
     treatments: pd.Series
-    events_without_treatment: int
+    events_outside: int
     users_with_conflicting_treatments: int
 
 
-def experiment_names(experiments: pd.DataFrame) -> list[str]:
-    """Experiment names found in the logs, the most frequently logged first."""
+def latest_experiment(events: pd.DataFrame, experiments: pd.DataFrame) -> str:
+    """The experiment to analyse by default: the one served by the latest event.
+
+    In logs without the ``experiment`` field, the most frequently logged one.
+    """
+    served = events["experiment"].notna()
+    if served.any():
+        return str(events.loc[events.loc[served, "timestamp"].idxmax(), "experiment"])
     counts = experiments.notna().sum()
-    return [str(name) for name in counts.sort_values(ascending=False, kind="stable").index]
+    if counts.empty or counts.max() == 0:
+        raise ValueError("the logs carry no experiment assignment")
+    return str(counts.idxmax())
+
+
+def served_under(events: pd.DataFrame, experiments: pd.DataFrame, experiment: str) -> pd.Series:
+    """Which events belong to ``experiment`` (a boolean mask aligned with ``events``)."""
+    if experiment not in experiments.columns:
+        raise ValueError(f"experiment {experiment!r} does not occur in the logs")
+    active = events["experiment"]
+    return experiments[experiment].notna() & (active.isna() | (active == experiment))
 
 
 def user_treatments(
     events: pd.DataFrame, experiments: pd.DataFrame, experiment: str
 ) -> UserTreatments:
-    """The treatment of every user that has events logged under ``experiment``."""
-    if experiment not in experiments.columns:
-        raise ValueError(f"experiment {experiment!r} does not occur in the logs")
+    """The treatment of every user that has events served under ``experiment``."""
+    included = served_under(events, experiments, experiment)
     labelled = pd.DataFrame({"user": events["user"], "treatment": experiments[experiment]})
-    missing = labelled["treatment"].isna()
-    labelled = labelled[~missing].astype({"treatment": "str"})
+    labelled = labelled[included].astype({"treatment": "str"})
     distinct = labelled.drop_duplicates()
     per_user = distinct.groupby("user")["treatment"]
     consistent = per_user.size() == 1
     treatments = per_user.first()[consistent].rename("treatment")
     return UserTreatments(
         treatments=treatments,
-        events_without_treatment=int(missing.sum()),
+        events_outside=int((~included).sum()),
         users_with_conflicting_treatments=int((~consistent).sum()),
     )
 

@@ -25,6 +25,7 @@ EVENT_COLUMNS = (
     "served_by",
     "request",
     "candidates",
+    "experiment",
 )
 # An event without these cannot be placed in a session or scored, so it is dropped (and counted).
 REQUIRED_COLUMNS = ("message", "timestamp", "user", "track", "time")

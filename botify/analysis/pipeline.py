@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from botify.analysis.assignment import expected_treatments, experiment_names, user_treatments
+from botify.analysis.assignment import (
+    expected_treatments,
+    latest_experiment,
+    served_under,
+    user_treatments,
+)
 from botify.analysis.checks import SampleRatioCheck, latency_guardrail, sample_ratio_mismatch
 from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
 from botify.analysis.loading import EventLogFrame
@@ -25,7 +30,7 @@ class AbAnalysis:
     events: int
     skipped_lines: int
     invalid_events: int
-    events_without_treatment: int
+    events_outside: int
     users_with_conflicting_treatments: int
     closed_sessions: int
     open_sessions: int
@@ -40,11 +45,8 @@ class AbAnalysis:
 
 
 def default_experiment(log: EventLogFrame) -> str:
-    """The experiment to analyse when none is named: the most logged one."""
-    names = experiment_names(log.experiments)
-    if not names:
-        raise ValueError("the logs carry no experiment assignment")
-    return names[0]
+    """The experiment to analyse when none is named: the one the latest event was served under."""
+    return latest_experiment(log.events, log.experiments)
 
 
 def analyze_experiment(
@@ -66,8 +68,7 @@ def analyze_experiment(
         )
     names = expected_treatments(observed, control)
     others = names[1:]
-    in_experiment = log.experiments[experiment].notna()
-    sessionized = sessionize(log.events[in_experiment])
+    sessionized = sessionize(log.events[served_under(log.events, log.experiments, experiment)])
     sessions = session_table(sessionized)
     metrics = user_metrics(sessionized, sessions)
     treatments = assignment.treatments
@@ -80,7 +81,7 @@ def analyze_experiment(
         events=len(log.events),
         skipped_lines=log.read_stats.skipped_lines,
         invalid_events=log.invalid_events,
-        events_without_treatment=assignment.events_without_treatment,
+        events_outside=assignment.events_outside,
         users_with_conflicting_treatments=assignment.users_with_conflicting_treatments,
         closed_sessions=int(sessions["closed"].sum()),
         open_sessions=int((~sessions["closed"]).sum()),

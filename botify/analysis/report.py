@@ -152,7 +152,7 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
             f"Logs: {_count(analysis.events)} events from {_count(analysis.files)} files; "
             f"{_count(analysis.skipped_lines)} unreadable lines skipped (torn or malformed); "
             f"{_count(analysis.invalid_events)} events missing required fields dropped; "
-            f"{_count(analysis.events_without_treatment)} events without this experiment; "
+            f"{_count(analysis.events_outside)} events served outside this experiment; "
             f"{_count(analysis.users_with_conflicting_treatments)} users with conflicting "
             "treatments excluded.\n"
             f"Sessions: {_count(analysis.closed_sessions)} closed; "

@@ -92,6 +92,7 @@ def generate(config: SyntheticExperiment) -> SyntheticLog:
                     request=request,
                     session=session,
                     recommender=config.arms[treatment],
+                    experiment=config.experiment,
                     experiments={config.experiment: treatment},
                 )
                 events.append(event)
