@@ -26,10 +26,13 @@ def _top_k_of_scores(scores: np.ndarray, k: int) -> np.ndarray:
 def nearest_rows(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` rows of ``matrix`` with the largest inner product with each query row,
     best first (ties: lower index first). Shape ``(len(queries), k)``."""
-    if not 0 < k <= len(matrix):
-        raise ValueError(f"k must be in 1..{len(matrix)}, got {k}")
+    return _nearest_columns(np.ascontiguousarray(matrix.T), queries, k)
+
+
+def _nearest_columns(transposed: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    if not 0 < k <= transposed.shape[1]:
+        raise ValueError(f"k must be in 1..{transposed.shape[1]}, got {k}")
     result = np.empty((len(queries), k), dtype=np.int64)
-    transposed = np.ascontiguousarray(matrix.T)
     for start in range(0, len(queries), _CHUNK):
         scores = queries[start : start + _CHUNK] @ transposed
         result[start : start + _CHUNK] = _top_k_of_scores(scores, k)
@@ -42,6 +45,7 @@ class NearestTracks:
 
     def __init__(self, embeddings: np.ndarray, k: int) -> None:
         self._embeddings = embeddings
+        self._transposed = np.ascontiguousarray(embeddings.T)
         self._nearest = np.full((len(embeddings), k), -1, dtype=np.int64)
 
     def of(self, tracks: np.ndarray) -> np.ndarray:
@@ -49,5 +53,6 @@ class NearestTracks:
         missing = np.unique(tracks[self._nearest[tracks, 0] < 0])
         if missing.size:
             k = self._nearest.shape[1]
-            self._nearest[missing] = nearest_rows(self._embeddings, self._embeddings[missing], k)
+            queries = self._embeddings[missing]
+            self._nearest[missing] = _nearest_columns(self._transposed, queries, k)
         return self._nearest[tracks]

@@ -1,8 +1,9 @@
 """The ``remote`` agent: asks a running botify service over HTTP (SPEC §3).
 
-One ``requests.Session`` keeps its connection alive between requests; urllib3 sets TCP_NODELAY on
-every connection it opens (``HTTPConnection.default_socket_options``), which avoids the ~40 ms
-Nagle/delayed-ACK stall per request. Connection errors are retried a bounded number of times with
+One ``requests.Session`` (environment proxies ignored) keeps its connection alive between
+requests; urllib3 sets TCP_NODELAY on every connection it opens
+(``HTTPConnection.default_socket_options``), which avoids the ~40 ms Nagle/delayed-ACK stall
+per request. Connection errors are retried a bounded number of times with
 exponential backoff; an HTTP error status raises :class:`RemoteAgentError` naming the request.
 """
 
@@ -35,6 +36,8 @@ class RemoteAgent:
         self.retries = retries
         self.backoff = backoff
         self._http = requests.Session()
+        # The service is addressed directly: skip the per-request proxy/netrc environment lookup.
+        self._http.trust_env = False
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)

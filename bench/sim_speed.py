@@ -1,0 +1,125 @@
+"""Simulator speed: world generation, in-process random agent (1 and 2 workers), and the remote
+agent against ``botify serve`` (2 gunicorn workers, embedded real Redis) started here.
+
+Targets on a 2-core machine: world generation < 30 s; in-process >= 100,000 steps/s in one
+process; remote >= 1,000 requests/s with ``--workers 2``.
+
+    .venv/bin/python bench/sim_speed.py [--episodes 100000] [--remote-episodes 3000] [--no-remote]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time as clock
+from pathlib import Path
+
+import requests
+
+from sim.runner import RunSettings, run_day
+from sim.world import World, WorldParams, generate_world
+from sim.world_files import load_world, write_world
+
+PORT = 5071
+
+
+def _peak_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def _in_process(world: World, episodes: int, workers: int) -> None:
+    settings = RunSettings("random", episodes, seed=1, workers=workers)
+    for day, label in ((1, "cold: builds the first-track neighbour cache"), (2, "warm")):
+        started = clock.perf_counter()
+        sessions = run_day(world, settings, day, show_progress=False)
+        elapsed = clock.perf_counter() - started
+        steps = int(sessions["tracks"].sum())
+        print(
+            f"in-process random, workers={workers}, day {day} ({label}): {episodes} sessions, "
+            f"{steps} steps in {elapsed:.2f}s = {steps / elapsed:,.0f} steps/s, "
+            f"{episodes / elapsed:,.0f} sessions/s"
+        )
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = clock.monotonic() + timeout
+    while clock.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"botify serve exited with code {server.returncode}")
+        try:
+            if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        clock.sleep(0.5)
+    raise RuntimeError(f"botify serve not healthy at {url} after {timeout:.0f}s")
+
+
+def _remote(world: World, world_dir: Path, episodes: int, scratch: Path) -> None:
+    url = f"http://127.0.0.1:{PORT}"
+    environment = os.environ | {
+        "BOTIFY_DATA_DIR": str(world_dir),
+        "BOTIFY_LOG_DIR": str(scratch / "logs"),
+    }
+    environment.pop("BOTIFY_REDIS_URL", None)
+    botify = Path(sys.executable).with_name("botify")
+    log = (scratch / "serve.log").open("w")
+    server = subprocess.Popen(
+        [str(botify), "serve", "--port", str(PORT), "--workers", "2"],
+        env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_healthy(url, server)
+        settings = RunSettings("remote", episodes, seed=3, workers=2, url=url)
+        started = clock.perf_counter()
+        sessions = run_day(world, settings, 1, show_progress=False)
+        elapsed = clock.perf_counter() - started
+        made = int(sessions["requests"].sum())
+        print(
+            f"remote agent, workers=2 vs botify serve --workers 2: {episodes} sessions, "
+            f"{made} requests in {elapsed:.2f}s = {made / elapsed:,.0f} requests/s, "
+            f"{int(sessions['tracks'].sum()) / elapsed:,.0f} steps/s"
+        )
+    except RuntimeError as error:
+        print(f"remote agent: not measured: {error} (server output: {scratch / 'serve.log'})")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--episodes", type=int, default=100_000)
+    parser.add_argument("--remote-episodes", type=int, default=3_000)
+    parser.add_argument("--no-remote", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sim-speed-") as scratch_name:
+        scratch = Path(scratch_name)
+        started = clock.perf_counter()
+        write_world(generate_world(WorldParams()), scratch / "world")
+        print(f"world generation (50,000 tracks, 10,000 users) + write: "
+              f"{clock.perf_counter() - started:.1f}s")  # fmt: skip
+        started = clock.perf_counter()
+        world = load_world(scratch / "world")
+        print(f"world load: {clock.perf_counter() - started:.1f}s")
+        _in_process(world, args.episodes, workers=1)
+        _in_process(load_world(scratch / "world"), args.episodes, workers=2)
+        own, children = _peak_mb()
+        print(
+            f"peak memory (max RSS): this process {own:,.0f} MB, largest child {children:,.0f} MB"
+        )
+        if not args.no_remote:
+            _remote(world, scratch / "world", args.remote_episodes, scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
