@@ -1,9 +1,11 @@
 """Training of the ``contextual`` i2i lists from event logs (``botify train contextual``).
 
-Model: item co-occurrence of well-listened tracks within sessions. Two tracks that one user
-listened to well in the same session are both close to that session's interest, so they suit
-each other; the score is the cosine of the tracks' session vectors (weighted by listen time),
-which keeps very popular tracks from crowding every list.
+Model: implicit ALS on the session × track matrix, then nearest neighbours by cosine of the
+track factors. Tracks served in one session are close to that session's interest, and a long
+listen says so more firmly, so each listen weighs ``1 + time``. Factorising (rather than
+counting co-occurrences directly) lets tracks that never met in a session still be neighbours
+through tracks they share sessions with, which matters on logs this sparse: on held-out
+sessions of synthetic logs it nearly doubled the hit-rate@10 of direct cosine co-occurrence.
 """
 
 from __future__ import annotations
@@ -18,75 +20,99 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.cpu.topk import topk
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from botify import offline_eval
 from botify.eventlog import FILE_GLOB, ReadStats, log_files, read_events
 from botify.listens import Listens, listens_from_events
 
-GOOD_TIME = 0.5
-MIN_GOOD_LISTENS = 2
+FACTORS = 64
+REGULARIZATION = 0.05
+ALPHA = 10.0
+ITERATIONS = 15
+MIN_SESSIONS = 2
+BATCH = 4096
 
 
-def session_track_matrix(listens: Listens, good_time: float = GOOD_TIME) -> sp.csr_matrix:
-    """Sessions × tracks, holding the listen time of every listen with ``time >= good_time``.
+def session_track_matrix(listens: Listens) -> sp.csr_matrix:
+    """Sessions × tracks holding ``1 + time``; a track played twice in a session keeps its best.
 
-    A track played twice in a session counts once, with its longest listen.
+    Columns are track ids, so a track that never appears has an empty column.
     """
-    good = listens.time >= good_time
-    _, rows = np.unique(listens.session[good], return_inverse=True)
-    tracks, times = listens.track[good], listens.time[good]
-    order = np.lexsort((-times, tracks, rows))
-    rows, tracks, times = rows[order], tracks[order], times[order]
+    _, rows = np.unique(listens.session, return_inverse=True)
+    order = np.lexsort((-listens.time, listens.track, rows))
+    rows, tracks, times = rows[order], listens.track[order], listens.time[order]
     first = np.ones(rows.size, dtype=bool)
     first[1:] = (rows[1:] != rows[:-1]) | (tracks[1:] != tracks[:-1])
     shape = (int(rows.max(initial=-1)) + 1, int(tracks.max(initial=-1)) + 1)
-    matrix = sp.csr_matrix((times[first], (rows[first], tracks[first])), shape=shape)
-    return matrix
+    values = (1.0 + times[first]).astype(np.float32)
+    return sp.csr_matrix((values, (rows[first], tracks[first])), shape=shape)
 
 
-def cosine_cooccurrence(matrix: sp.csr_matrix, min_good_listens: int) -> sp.csr_matrix:
-    """Track × track cosine similarity of ``matrix``'s columns, without the diagonal.
+def fit_track_factors(matrix: sp.csr_matrix, seed: int, progress: bool = False) -> np.ndarray:
+    """L2-normalised ALS factors of ``matrix``'s columns (tracks), deterministic for ``seed``."""
+    # implicit parallelises itself; a BLAS thread pool on top of it only slows it down.
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=FACTORS,
+            regularization=REGULARIZATION,
+            alpha=ALPHA,
+            iterations=ITERATIONS,
+            random_state=seed,
+        )
+        model.fit(matrix, show_progress=progress)
+    factors = np.asarray(model.item_factors, dtype=np.float32)
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    return np.divide(factors, norms, out=np.zeros_like(factors), where=norms > 0)
 
-    Rows of tracks listened well in fewer than ``min_good_listens`` sessions are left empty.
-    """
-    binary = matrix.copy()
-    binary.data = np.ones_like(binary.data)
-    support = np.asarray(binary.sum(axis=0)).ravel()
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    scaled = (matrix @ sp.diags(inverse)).tocsc()
-    anchors = sp.diags((support >= min_good_listens).astype(np.float64))
-    similarity = (anchors @ scaled.T @ scaled).tocsr()
-    similarity.setdiag(0.0)
-    similarity.eliminate_zeros()
-    return similarity
 
-
-def top_k_rows(similarity: sp.csr_matrix, k: int, progress: bool = False) -> dict[int, np.ndarray]:
-    """The ``k`` best columns of every non-empty row, best first; ties go to the smaller id."""
+def nearest_neighbour_lists(
+    factors: np.ndarray,
+    anchors: np.ndarray,
+    candidates: np.ndarray,
+    k: int,
+    progress: bool = False,
+) -> dict[int, np.ndarray]:
+    """The ``k`` candidates of highest cosine to each anchor, best first, never the anchor."""
     lists = {}
-    rows = np.flatnonzero(np.diff(similarity.indptr))
-    for row in tqdm(rows, desc="top-k lists", unit=" tracks", disable=not progress):
-        start, end = similarity.indptr[row], similarity.indptr[row + 1]
-        columns = similarity.indices[start:end]
-        scores = similarity.data[start:end]
-        order = np.lexsort((columns, -scores))[:k]
-        lists[int(row)] = columns[order].astype(np.int64)
+    pool = np.ascontiguousarray(factors[candidates])
+    batches = range(0, anchors.size, BATCH)
+    with threadpool_limits(1, "blas"):
+        for start in tqdm(
+            batches, desc="nearest neighbours", unit=" batches", disable=not progress
+        ):
+            batch = anchors[start : start + BATCH]
+            # One extra neighbour makes room for the anchor itself, dropped below.
+            found, _ = topk(pool, np.ascontiguousarray(factors[batch]), min(k + 1, pool.shape[0]))
+            for anchor, ranked in zip(batch.tolist(), candidates[found], strict=True):
+                lists[anchor] = ranked[ranked != anchor][:k]
     return lists
 
 
 def train_lists(
     listens: Listens,
     k: int,
-    good_time: float = GOOD_TIME,
-    min_good_listens: int = MIN_GOOD_LISTENS,
+    seed: int,
+    min_sessions: int = MIN_SESSIONS,
     progress: bool = False,
 ) -> dict[int, np.ndarray]:
-    """Per-track i2i lists (at most ``k`` ids, best first, never the track itself)."""
-    matrix = session_track_matrix(listens, good_time)
-    similarity = cosine_cooccurrence(matrix, min_good_listens)
-    return top_k_rows(similarity, k, progress=progress)
+    """Per-track i2i lists (at most ``k`` ids, best first, never the track itself).
+
+    Only tracks seen in at least ``min_sessions`` sessions get a list; any track seen in
+    the logs may be recommended.
+    """
+    matrix = session_track_matrix(listens)
+    sessions_per_track = np.diff(matrix.tocsc().indptr)
+    anchors = np.flatnonzero(sessions_per_track >= min_sessions)
+    candidates = np.flatnonzero(sessions_per_track >= 1)
+    if anchors.size == 0 or candidates.size < 2:
+        return {}
+    factors = fit_track_factors(matrix, seed, progress=progress)
+    lists = nearest_neighbour_lists(factors, anchors, candidates, k, progress=progress)
+    return {track: ranked for track, ranked in lists.items() if ranked.size}
 
 
 def write_lists(lists: Mapping[int, np.ndarray], out: Path) -> None:
@@ -135,8 +161,8 @@ def offline_report(train: Listens, test: Listens, k: int, seed: int) -> str:
     anchors, targets = offline_eval.test_pairs(test)
     seen = np.unique(train.track)
     results = {
-        "contextual (co-occurrence)": offline_eval.evaluate(
-            train_lists(train, k), anchors, targets, seen
+        "contextual (ALS)": offline_eval.evaluate(
+            train_lists(train, k, seed), anchors, targets, seen
         ),
         "popularity": offline_eval.evaluate(
             offline_eval.popularity_lists(train, anchors), anchors, targets, seen
@@ -177,7 +203,7 @@ def train_contextual_command(
     print(offline_report(train, test, k, seed))
     if test_logs is None:
         print("\nThe lists written are trained on ALL the given logs, test day included.")
-    lists = train_lists(loaded, k, progress=True)
+    lists = train_lists(loaded, k, seed, progress=True)
     write_lists(lists, Path(out))
     print(f"wrote {len(lists)} lists (k={k}) to {out} in {time.perf_counter() - started:.1f}s")
     return 0
