@@ -15,7 +15,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +114,7 @@ def train_lists(
     return {track: ranked for track, ranked in lists.items() if ranked.size}
 
 
-def write_lists(lists: Mapping[int, np.ndarray], out: Path) -> None:
+def write_lists(lists: offline_eval.Lists, out: Path) -> None:
     """Write ``{"track", "recommendations"}`` JSON lines by track id, atomically (temp + rename)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -156,22 +155,25 @@ def _load(log_dir: Path) -> Listens | str:
     return listens
 
 
-def offline_report(train: Listens, test: Listens, k: int, seed: int) -> str:
-    """Train on ``train``, evaluate on ``test`` against baselines; the markdown table."""
+def offline_report(lists: offline_eval.Lists, train: Listens, test: Listens, seed: int) -> str:
+    """Markdown table of ``lists`` (trained on ``train``) and the baselines on ``test``."""
     anchors, targets = offline_eval.test_pairs(test)
     seen = np.unique(train.track)
+    candidates = {
+        "contextual (ALS)": lists,
+        "popularity": offline_eval.popularity_lists(train, anchors),
+        "random": offline_eval.random_lists(train, anchors, seed),
+    }
     results = {
-        "contextual (ALS)": offline_eval.evaluate(
-            train_lists(train, k, seed), anchors, targets, seen
-        ),
-        "popularity": offline_eval.evaluate(
-            offline_eval.popularity_lists(train, anchors), anchors, targets, seen
-        ),
-        "random": offline_eval.evaluate(
-            offline_eval.random_lists(train, anchors, seed), anchors, targets, seen
-        ),
+        name: offline_eval.evaluate(ranked, anchors, targets, seen)
+        for name, ranked in candidates.items()
     }
     return offline_eval.format_table(results)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def train_contextual_command(
@@ -179,31 +181,34 @@ def train_contextual_command(
 ) -> int:
     """``botify train contextual``: evaluate offline, train on all logs, write ``out``.
 
-    Returns the process exit code: 0 on success, 2 when there is nothing valid to train on.
+    Without ``test_logs`` the last day of ``logs`` is held out for the evaluation, and the
+    lists written are trained again on all of ``logs``. Returns the process exit code: 0 on
+    success, 2 when the arguments or the logs leave nothing to train on.
     """
     if k < 1:
-        print(f"error: --k must be at least 1, got {k}", file=sys.stderr)
-        return 2
+        return _fail(f"--k must be at least 1, got {k}")
     started = time.perf_counter()
     loaded = _load(Path(logs))
     if isinstance(loaded, str):
-        print(f"error: {loaded}", file=sys.stderr)
-        return 2
+        return _fail(loaded)
     if test_logs is None:
         split = offline_eval.split_by_time(loaded)
         train, test = loaded.select_sessions(~split.test), loaded.select_sessions(split.test)
         held_out = split.description
+        evaluated = train_lists(train, k, seed)
     else:
         test_loaded = _load(Path(test_logs))
         if isinstance(test_loaded, str):
-            print(f"error: {test_loaded}", file=sys.stderr)
-            return 2
+            return _fail(test_loaded)
         train, test, held_out = loaded, test_loaded, f"the sessions of {test_logs}"
+        evaluated = train_lists(loaded, k, seed, progress=True)
     print(f"\nOffline evaluation: trained on {train.n_sessions} sessions, tested on {held_out}")
-    print(offline_report(train, test, k, seed))
+    print(offline_report(evaluated, train, test, seed))
     if test_logs is None:
         print("\nThe lists written are trained on ALL the given logs, test day included.")
-    lists = train_lists(loaded, k, seed, progress=True)
+        lists = train_lists(loaded, k, seed, progress=True)
+    else:
+        lists = evaluated
     write_lists(lists, Path(out))
     print(f"wrote {len(lists)} lists (k={k}) to {out} in {time.perf_counter() - started:.1f}s")
     return 0

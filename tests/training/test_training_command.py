@@ -42,14 +42,17 @@ def test_trained_lists_beat_popularity_and_random_on_held_out_sessions(
     assert trained.mrr > popular.mrr
 
 
-def test_command_writes_lists_in_the_service_format_and_prints_metrics(
-    synthetic_log_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "deep" / "contextual.jsonl"
-    assert main(["train", "contextual", "--logs", str(synthetic_log_dir), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "hit-rate@10" in printed and "popularity" in printed and "random" in printed
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
+@pytest.fixture(scope="module")
+def lists_file(synthetic_log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lists ``botify train contextual`` writes for the synthetic logs, seed 7."""
+    out = tmp_path_factory.mktemp("trained") / "deep" / "contextual.jsonl"
+    argv = ["train", "contextual", "--logs", str(synthetic_log_dir), "--out", str(out)]
+    assert main([*argv, "--seed", "7"]) == 0
+    return out
+
+
+def test_command_writes_lists_in_the_service_format(lists_file: Path) -> None:
+    lines = [json.loads(line) for line in lists_file.read_text().splitlines()]
     assert len(lines) > 100
     assert [line["track"] for line in lines] == sorted(line["track"] for line in lines)
     for line in lines:
@@ -59,23 +62,21 @@ def test_command_writes_lists_in_the_service_format_and_prints_metrics(
         assert all(type(track) is int for track in recommendations)
         assert line["track"] not in recommendations
         assert len(set(recommendations)) == len(recommendations)
-    assert not list(out.parent.glob(".*.tmp"))
-
-
-def test_k_bounds_every_list(synthetic_log_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "lists.jsonl"
-    assert train_contextual_command(synthetic_log_dir, out, k=3, seed=0, test_logs=None) == 0
-    lengths = [len(recommendations) for recommendations in read_lists(out).values()]
-    assert max(lengths) == 3
+    assert not list(lists_file.parent.glob(".*.tmp"))
 
 
 def test_same_logs_and_seed_give_byte_identical_files(
-    synthetic_log_dir: Path, tmp_path: Path
+    synthetic_log_dir: Path, lists_file: Path, tmp_path: Path
 ) -> None:
-    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    assert train_contextual_command(synthetic_log_dir, first, k=50, seed=7, test_logs=None) == 0
-    assert train_contextual_command(synthetic_log_dir, second, k=50, seed=7, test_logs=None) == 0
-    assert first.read_bytes() == second.read_bytes()
+    again = tmp_path / "again.jsonl"
+    assert train_contextual_command(synthetic_log_dir, again, k=50, seed=7, test_logs=None) == 0
+    assert again.read_bytes() == lists_file.read_bytes()
+
+
+def test_k_bounds_every_list(synthetic_log_dir: Path) -> None:
+    listens, _ = listens_from_events(read_events(synthetic_log_dir))
+    lists = train_lists(listens, k=3, seed=0)
+    assert max(ranked.size for ranked in lists.values()) == 3
 
 
 def write_sessions(log_dir: Path, sessions: list[list[tuple[int, float, str]]]) -> None:
@@ -109,7 +110,10 @@ def test_separate_test_logs_are_used_for_evaluation(
     out = tmp_path / "lists.jsonl"
     code = train_contextual_command(synthetic_log_dir, out, 50, 0, test_logs=tmp_path / "test")
     assert code == 0
-    assert f"tested on the sessions of {tmp_path / 'test'}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"tested on the sessions of {tmp_path / 'test'}" in printed
+    assert "| contextual (ALS) | 1 |" in printed
+    assert "| popularity | 1 |" in printed and "| random | 1 |" in printed
 
 
 def test_missing_log_dir_is_a_clear_error(
