@@ -174,10 +174,18 @@ def _run_parallel(world: World, settings: RunSettings, day: int, bar: tqdm) -> p
     return pd.concat([_decode(payloads[w][1:]) for w in range(settings.workers)])
 
 
+def _warm_first_track_candidates(world: World, settings: RunSettings, day: int) -> None:
+    # Done once in the parent so that forked workers inherit the memoised nearest tracks.
+    keys = session_keys(settings.seed, day, np.arange(settings.episodes))
+    plan_sessions(world, keys, plan_users(world.users, keys))
+
+
 def run_day(
     world: World, settings: RunSettings, day: int, show_progress: bool = True
 ) -> pd.DataFrame:
     """Per-session stats of one day, ordered by global session id."""
+    if settings.workers > 1:
+        _warm_first_track_candidates(world, settings, day)
     with tqdm(total=settings.episodes, desc=f"day {day}", disable=not show_progress) as bar:
         if settings.workers == 1:
             frame = run_worker(world, settings, day, 0, bar.update)
