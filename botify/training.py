@@ -1,8 +1,9 @@
 """Training of the ``contextual`` i2i lists from event logs (``botify train contextual``).
 
 Model: implicit ALS on the session × track matrix, then nearest neighbours by cosine of the
-track factors. Tracks served in one session are close to that session's interest, and a long
-listen says so more firmly, so each listen weighs ``1 + time``. Factorising (rather than
+track factors. Tracks of one session share its context (the user's pick, the artist of the
+previous track), and a long listen adds that the track suits the session's interest, so each
+listen weighs ``1 + time``. Factorising (rather than
 counting co-occurrences directly) lets tracks that never met in a session still be neighbours
 through tracks they share sessions with, which matters on logs this sparse: on held-out
 sessions of synthetic logs it nearly doubled the hit-rate@10 of direct cosine co-occurrence.
@@ -31,7 +32,7 @@ from botify.listens import Listens, listens_from_events
 FACTORS = 64
 REGULARIZATION = 0.05
 ALPHA = 10.0
-ITERATIONS = 15
+ITERATIONS = 8
 MIN_SESSIONS = 2
 BATCH = 4096
 
@@ -120,6 +121,8 @@ def write_lists(lists: offline_eval.Lists, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
+        # mkstemp creates the file private; the service may read it as another user.
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w") as f:
             for track in sorted(lists):
                 line = {"track": track, "recommendations": lists[track].tolist()}

@@ -63,6 +63,7 @@ def test_command_writes_lists_in_the_service_format(lists_file: Path) -> None:
         assert line["track"] not in recommendations
         assert len(set(recommendations)) == len(recommendations)
     assert not list(lists_file.parent.glob(".*.tmp"))
+    assert lists_file.stat().st_mode & 0o777 == 0o644
 
 
 def test_same_logs_and_seed_give_byte_identical_files(
