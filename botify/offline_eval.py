@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -52,7 +53,8 @@ def split_by_time(listens: Listens, test_share: float = TEST_SHARE) -> Split:
     if last - first >= DAY_MS:
         last_day = last // DAY_MS
         test = present & (starts // DAY_MS == last_day)
-        return Split(test=test, description=f"sessions starting on the last day ({last_day})")
+        date = datetime.fromtimestamp(last_day * DAY_MS / 1000, tz=UTC).date()
+        return Split(test=test, description=f"the sessions starting on the last day, {date}")
     sessions = np.flatnonzero(present)
     order = sessions[np.lexsort((sessions, starts[sessions]))]
     n_test = int(round(order.size * test_share))
@@ -64,7 +66,9 @@ def split_by_time(listens: Listens, test_share: float = TEST_SHARE) -> Split:
     )
 
 
-def test_pairs(listens: Listens, good_time: float = GOOD_TIME) -> tuple[np.ndarray, np.ndarray]:
+def evaluation_pairs(
+    listens: Listens, good_time: float = GOOD_TIME
+) -> tuple[np.ndarray, np.ndarray]:
     """Anchors and targets: consecutive listens of one session, both with ``time >= good_time``."""
     good = listens.time >= good_time
     same_session = listens.session[1:] == listens.session[:-1]

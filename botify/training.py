@@ -160,7 +160,7 @@ def _load(log_dir: Path) -> Listens | str:
 
 def offline_report(lists: offline_eval.Lists, train: Listens, test: Listens, seed: int) -> str:
     """Markdown table of ``lists`` (trained on ``train``) and the baselines on ``test``."""
-    anchors, targets = offline_eval.test_pairs(test)
+    anchors, targets = offline_eval.evaluation_pairs(test)
     seen = np.unique(train.track)
     candidates = {
         "contextual (ALS)": lists,

@@ -27,7 +27,7 @@ def test_trained_lists_beat_popularity_and_random_on_held_out_sessions(
     listens, _ = listens_from_events(read_events(synthetic_log_dir))
     split = offline_eval.split_by_time(listens)
     train, test = listens.select_sessions(~split.test), listens.select_sessions(split.test)
-    anchors, targets = offline_eval.test_pairs(test)
+    anchors, targets = offline_eval.evaluation_pairs(test)
     seen = np.unique(train.track)
     trained = offline_eval.evaluate(train_lists(train, k=50, seed=0), anchors, targets, seen)
     popular = offline_eval.evaluate(
