@@ -107,32 +107,32 @@ def guardrail_line(analysis: AbAnalysis, max_increase: float = 0.2) -> str:
     )
 
 
+def _diagnostic_cell(column: str, value: object) -> str:
+    if column in RATE_COLUMNS:
+        return _percent(100 * value, signed=False)
+    if column == "recommender":
+        return str(value) if isinstance(value, str) and value else "n/a"
+    if column in COUNT_COLUMNS:
+        return _count(value)
+    return _number(value)
+
+
 def diagnostics_table(diagnostics: pd.DataFrame) -> str:
-    """Diagnostics per treatment, rates in %."""
-    header = ["treatment", *diagnostics.columns]
-    rows = []
-    for name, row in diagnostics.iterrows():
-        cells = [str(name)]
-        for column in diagnostics.columns:
-            value = row[column]
-            if column in RATE_COLUMNS:
-                cells.append(_percent(100 * value, signed=False))
-            elif column == "recommender":
-                cells.append(str(value) if isinstance(value, str) and value else "n/a")
-            elif column in COUNT_COLUMNS:
-                cells.append(_count(value))
-            else:
-                cells.append(_number(value))
-        rows.append(cells)
+    """Diagnostics, one row each, one column per treatment (so many treatments stay narrow)."""
+    header = ["diagnostic", *[str(name) for name in diagnostics.index]]
+    rows = [
+        [column, *[_diagnostic_cell(column, value) for value in diagnostics[column]]]
+        for column in diagnostics.columns
+    ]
     return markdown_table(header, rows)
 
 
 def served_by_table(served_by: pd.DataFrame) -> str:
-    """Which recommender or fallback answered, as % of each treatment's requests."""
-    header = ["treatment", *[str(c) for c in served_by.columns]]
+    """Which recommender or fallback answered (rows), as % of each treatment's requests."""
+    header = ["served_by", *[str(name) for name in served_by.index]]
     rows = [
-        [str(name), *[_percent(100 * v, signed=False) for v in row]]
-        for name, row in served_by.iterrows()
+        [str(source), *[_percent(100 * v, signed=False) for v in served_by[source]]]
+        for source in served_by.columns
     ]
     return markdown_table(header, rows)
 
