@@ -8,6 +8,8 @@ outcome), the same population as the session metrics:
 - same-artist rate: its artist is the artist of the track just listened;
 - artist-repeat rate: its artist was already played in the session;
 - skip rate: ``time < good_time``;
+- listen time of repeats and of fresh (not yet played) tracks: a mechanism that loses time
+  through repeats leaves the fresh tracks' listen time intact;
 - catalog coverage: distinct recommended tracks / catalog size (or / distinct tracks seen
   in the logs when there is no catalog);
 - ``served_by``: which recommender or fallback produced the answers, as shares of requests.
@@ -29,6 +31,7 @@ DIAGNOSTIC_COLUMNS = (
     "artist_repeat_rate",
     "skip_rate",
     "repeat_listen_time",
+    "fresh_listen_time",
     "coverage",
     "mean_candidates",
 )
@@ -89,7 +92,8 @@ def treatment_diagnostics(
     else:
         seen = pd.concat([sessionized["track"], answered["recommendation"].astype("int64")])
         catalog_size = seen.nunique()
-    repeats = listened[listened["repeat"]].groupby("treatment")["time"].mean()
+    listen_time = listened.groupby(["treatment", "repeat"])["time"].mean().unstack("repeat")
+    listen_time = listen_time.reindex(columns=[False, True])
     table = pd.DataFrame(
         {
             "recommender": events.groupby("treatment")["recommender"].agg(_most_common),
@@ -101,7 +105,8 @@ def treatment_diagnostics(
             "same_artist_rate": by_treatment["same_artist"].mean(),
             "artist_repeat_rate": by_treatment["artist_repeat"].mean(),
             "skip_rate": by_treatment["skip"].mean(),
-            "repeat_listen_time": repeats,
+            "repeat_listen_time": listen_time[True],
+            "fresh_listen_time": listen_time[False],
             "coverage": answered.groupby("treatment")["recommendation"].nunique() / catalog_size,
             "mean_candidates": answered.groupby("treatment")["candidates"].mean(),
         }

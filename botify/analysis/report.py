@@ -172,7 +172,8 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
             "Over listened recommended tracks of closed sessions: repeat = already played in "
             "the session; same artist = artist of the track just listened; artist repeat = "
             "artist already played in the session; skip = time < good_time; "
-            "repeat_listen_time = mean time of repeated tracks; coverage = distinct "
+            "repeat/fresh_listen_time = mean time of repeated / not yet played tracks; "
+            "coverage = distinct "
             "recommended tracks / catalog." + artists
         ),
         diagnostics_table(analysis.diagnostics),

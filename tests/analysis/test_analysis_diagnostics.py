@@ -70,6 +70,7 @@ def test_diagnostics_per_treatment() -> None:
     assert table.loc["C", "same_artist_rate"] == pytest.approx(2 / 3)
     assert table.loc["C", "skip_rate"] == pytest.approx(2 / 3)
     assert table.loc["C", "repeat_listen_time"] == 0.0
+    assert table.loc["C", "fresh_listen_time"] == pytest.approx(0.6)
     assert table.loc["T1", "artist_repeat_rate"] == pytest.approx(1 / 2)
     assert table.loc["C", "coverage"] == pytest.approx(3 / 5)  # recommended 2, 1, 3
     assert table.loc["C", "recommender"] == "anchor"
