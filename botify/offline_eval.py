@@ -62,7 +62,7 @@ def split_by_time(listens: Listens, test_share: float = TEST_SHARE) -> Split:
     test[order[order.size - n_test :]] = True
     return Split(
         test=test,
-        description=f"logs span under a day: the last {test_share:.0%} of sessions by start",
+        description=f"the last {test_share:.0%} of sessions by start (the logs span under a day)",
     )
 
 

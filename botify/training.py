@@ -1,12 +1,16 @@
 """Training of the ``contextual`` i2i lists from event logs (``botify train contextual``).
 
-Model: implicit ALS on the session × track matrix, then nearest neighbours by cosine of the
-track factors. Tracks of one session share its context (the user's pick, the artist of the
-previous track), and a long listen adds that the track suits the session's interest, so each
-listen weighs ``1 + time``. Factorising (rather than
-counting co-occurrences directly) lets tracks that never met in a session still be neighbours
-through tracks they share sessions with, which matters on logs this sparse: on held-out
-sessions of synthetic logs it nearly doubled the hit-rate@10 of direct cosine co-occurrence.
+Model: implicit ALS on the binary session × track matrix (which tracks were played in which
+session), then nearest neighbours by cosine of the track factors. Tracks of one session share
+its context: the user's interest and the artist of the previous track. Factorising, rather
+than counting co-occurrences directly, lets tracks that never met in a session be neighbours
+through the tracks they share sessions with, which matters on logs this sparse.
+
+Chosen on held-out sessions (hit-rate@10 on the last 20% of 10,000 simulated day-1
+sessions): binary 0.23 beat weighting each listen by ``1 + time`` (0.21) or by ``time``
+(0.13), and giving every track seen in the logs a list beat requiring two sessions (0.21)
+or a long listen (0.20): the lists of rarely seen tracks still hit far above popularity.
+Direct cosine co-occurrence reached about half of ALS's hit-rate on synthetic logs.
 """
 
 from __future__ import annotations
@@ -33,23 +37,21 @@ FACTORS = 64
 REGULARIZATION = 0.05
 ALPHA = 10.0
 ITERATIONS = 8
-MIN_SESSIONS = 2
 BATCH = 4096
 
 
 def session_track_matrix(listens: Listens) -> sp.csr_matrix:
-    """Sessions × tracks holding ``1 + time``; a track played twice in a session keeps its best.
+    """Sessions × tracks, 1.0 where the track was played in the session (however long).
 
     Columns are track ids, so a track that never appears has an empty column.
     """
     _, rows = np.unique(listens.session, return_inverse=True)
-    order = np.lexsort((-listens.time, listens.track, rows))
-    rows, tracks, times = rows[order], listens.track[order], listens.time[order]
-    first = np.ones(rows.size, dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (tracks[1:] != tracks[:-1])
-    shape = (int(rows.max(initial=-1)) + 1, int(tracks.max(initial=-1)) + 1)
-    values = (1.0 + times[first]).astype(np.float32)
-    return sp.csr_matrix((values, (rows[first], tracks[first])), shape=shape)
+    shape = (int(rows.max(initial=-1)) + 1, int(listens.track.max(initial=-1)) + 1)
+    values = np.ones(rows.size, dtype=np.float32)
+    matrix = sp.csr_matrix((values, (rows, listens.track)), shape=shape)
+    # A track played twice in a session counts once.
+    matrix.data = np.ones_like(matrix.data)
+    return matrix
 
 
 def fit_track_factors(matrix: sp.csr_matrix, seed: int, progress: bool = False) -> np.ndarray:
@@ -70,48 +72,38 @@ def fit_track_factors(matrix: sp.csr_matrix, seed: int, progress: bool = False) 
 
 
 def nearest_neighbour_lists(
-    factors: np.ndarray,
-    anchors: np.ndarray,
-    candidates: np.ndarray,
-    k: int,
-    progress: bool = False,
+    factors: np.ndarray, tracks: np.ndarray, k: int, progress: bool = False
 ) -> dict[int, np.ndarray]:
-    """The ``k`` candidates of highest cosine to each anchor, best first, never the anchor."""
+    """For each of ``tracks``, the ``k`` others of highest cosine, best first."""
     lists = {}
-    pool = np.ascontiguousarray(factors[candidates])
-    batches = range(0, anchors.size, BATCH)
+    pool = np.ascontiguousarray(factors[tracks])
+    batches = range(0, tracks.size, BATCH)
     with threadpool_limits(1, "blas"):
         for start in tqdm(
             batches, desc="nearest neighbours", unit=" batches", disable=not progress
         ):
-            batch = anchors[start : start + BATCH]
-            # One extra neighbour makes room for the anchor itself, dropped below.
+            batch = tracks[start : start + BATCH]
+            # One extra neighbour makes room for the track itself, dropped below.
             found, _ = topk(pool, np.ascontiguousarray(factors[batch]), min(k + 1, pool.shape[0]))
-            for anchor, ranked in zip(batch.tolist(), candidates[found], strict=True):
-                lists[anchor] = ranked[ranked != anchor][:k]
+            for track, ranked in zip(batch.tolist(), tracks[found], strict=True):
+                lists[track] = ranked[ranked != track][:k]
     return lists
 
 
 def train_lists(
-    listens: Listens,
-    k: int,
-    seed: int,
-    min_sessions: int = MIN_SESSIONS,
-    progress: bool = False,
+    listens: Listens, k: int, seed: int, progress: bool = False
 ) -> dict[int, np.ndarray]:
     """Per-track i2i lists (at most ``k`` ids, best first, never the track itself).
 
-    Only tracks seen in at least ``min_sessions`` sessions get a list; any track seen in
-    the logs may be recommended.
+    Every track played in the logs gets a list and may be recommended; tracks the logs never
+    show get none.
     """
     matrix = session_track_matrix(listens)
-    sessions_per_track = np.diff(matrix.tocsc().indptr)
-    anchors = np.flatnonzero(sessions_per_track >= min_sessions)
-    candidates = np.flatnonzero(sessions_per_track >= 1)
-    if anchors.size == 0 or candidates.size < 2:
+    seen = np.flatnonzero(np.diff(matrix.tocsc().indptr))
+    if seen.size < 2:
         return {}
     factors = fit_track_factors(matrix, seed, progress=progress)
-    lists = nearest_neighbour_lists(factors, anchors, candidates, k, progress=progress)
+    lists = nearest_neighbour_lists(factors, seen, k, progress=progress)
     return {track: ranked for track, ranked in lists.items() if ranked.size}
 
 

@@ -90,18 +90,25 @@ def write_sessions(log_dir: Path, sessions: list[list[tuple[int, float, str]]]) 
                 f.write(json.dumps(event) + "\n")
 
 
-def test_tracks_with_too_little_data_get_no_list(tmp_path: Path) -> None:
+def test_only_tracks_played_in_the_logs_get_lists(tmp_path: Path) -> None:
     pair = [(1, 1.0, ""), (2, 0.9, "random")]
     sessions = [pair, pair, pair, [(1, 1.0, ""), (2, 0.8, "random"), (3, 0.9, "random")]]
-    sessions.append([(4, 1.0, ""), (5, 0.1, "random")])
+    sessions.append([(4, 1.0, ""), (6, 0.1, "random")])
     write_sessions(tmp_path / "logs", sessions)
     out = tmp_path / "lists.jsonl"
     assert train_contextual_command(tmp_path / "logs", out, k=50, seed=0, test_logs=None) == 0
     lists = read_lists(out)
-    # 3, 4 and 5 were served in one session each: too little to place them, yet recommendable.
-    assert set(lists) == {1, 2}
+    # Track 5 was never played: no data, no list.
+    assert set(lists) == {1, 2, 3, 4, 6}
     assert lists[1][0] == 2 and lists[2][0] == 1
-    assert set(lists[1]) == {2, 3, 4, 5}
+    assert lists[4][0] == 6 and lists[6][0] == 4
+
+
+def test_logs_of_a_single_track_give_no_lists(tmp_path: Path) -> None:
+    write_sessions(tmp_path / "logs", [[(1, 1.0, ""), (1, 0.0, "random")]])
+    out = tmp_path / "lists.jsonl"
+    assert train_contextual_command(tmp_path / "logs", out, k=50, seed=0, test_logs=None) == 0
+    assert out.read_text() == ""
 
 
 def test_separate_test_logs_are_used_for_evaluation(
