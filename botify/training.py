@@ -103,8 +103,7 @@ def train_lists(
     if seen.size < 2:
         return {}
     factors = fit_track_factors(matrix, seed, progress=progress)
-    lists = nearest_neighbour_lists(factors, seen, k, progress=progress)
-    return {track: ranked for track, ranked in lists.items() if ranked.size}
+    return nearest_neighbour_lists(factors, seen, k, progress=progress)
 
 
 def write_lists(lists: offline_eval.Lists, out: Path) -> None:
