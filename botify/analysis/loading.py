@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
@@ -45,18 +46,26 @@ class EventLogFrame:
     invalid_events: int
 
 
-def load_events(log_dir: Path) -> EventLogFrame:
+def load_events(log_dir: Path, chunk_size: int = 200_000) -> EventLogFrame:
     """Read every event-log segment under ``log_dir`` (all processes, rotated files).
 
     Lines that do not parse are counted in ``read_stats.skipped_lines``; parsed events that
     lack a required field are dropped and counted in ``invalid_events``.
     """
     stats = ReadStats()
-    records = list(read_events(Path(log_dir), stats))
-    events = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
-    experiments = pd.DataFrame.from_records(
-        [record.get("experiments") or {} for record in records], index=events.index
-    )
+    stream = read_events(Path(log_dir), stats)
+    # Converting in chunks keeps memory near the frames' size instead of millions of dicts.
+    event_chunks, experiment_chunks = [], []
+    while chunk := list(islice(stream, chunk_size)):
+        event_chunks.append(pd.DataFrame.from_records(chunk, columns=list(EVENT_COLUMNS)))
+        experiment_chunks.append(
+            pd.DataFrame.from_records([record.get("experiments") or {} for record in chunk])
+        )
+    if not event_chunks:
+        event_chunks, experiment_chunks = [pd.DataFrame(columns=list(EVENT_COLUMNS))], []
+    events = pd.concat(event_chunks, ignore_index=True)
+    experiments = pd.concat([pd.DataFrame(), *experiment_chunks], ignore_index=True)
+    experiments = experiments.reindex(events.index)
     valid = events[list(REQUIRED_COLUMNS)].notna().all(axis=1) & events["message"].isin(
         ["next", "last"]
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from botify.analysis.loading import load_events, load_track_artists
 
 
@@ -54,3 +56,17 @@ def test_track_artists_come_from_the_catalog(effect_logs) -> None:
     artists = load_track_artists(tracks)
     assert artists[0] == "Artist 0" and artists[81] == "Artist 1"
     assert len(artists) == 400
+
+
+def test_chunked_conversion_gives_the_same_frames(effect_logs) -> None:
+    log_dir, _, _ = effect_logs
+    whole, chunked = load_events(log_dir), load_events(log_dir, chunk_size=997)
+    pd.testing.assert_frame_equal(whole.events, chunked.events)
+    pd.testing.assert_frame_equal(whole.experiments, chunked.experiments)
+
+
+def test_a_log_without_events_gives_empty_frames(tmp_path: Path) -> None:
+    (tmp_path / "events-h-1-0-00000.jsonl").write_text('{"torn": ')
+    loaded = load_events(tmp_path)
+    assert loaded.events.empty and loaded.experiments.empty
+    assert loaded.read_stats.skipped_lines == 1
