@@ -37,6 +37,7 @@ class Metrics:
     cases: int
     hit_rate: float
     mrr: float
+    pick_rate: float
     anchor_coverage: float
     catalog_coverage: float
 
@@ -103,18 +104,22 @@ def evaluate(
     seen_tracks: np.ndarray,
     cutoff: int = CUTOFF,
 ) -> Metrics:
-    """Hit-rate@cutoff, MRR@cutoff and coverage of ``lists`` on the (anchor, target) cases.
+    """Hit-rate@cutoff, MRR@cutoff, pick rate and coverage of ``lists`` on the cases.
 
-    A case whose anchor has no list counts as a miss. Catalog coverage is the share of
-    ``seen_tracks`` that appear in the top ``cutoff`` of any list.
+    A case whose anchor has no list counts as a miss. The pick rate is the chance that a
+    uniform pick from the anchor's whole list is the target, which is what the ``contextual``
+    recommender serves; it shows what a long list's weak tail costs, which @cutoff cannot.
+    Catalog coverage is the share of ``seen_tracks`` in the top ``cutoff`` of any list.
     """
     reciprocal = np.zeros(anchors.size)
+    picked = np.zeros(anchors.size)
     has_list = np.zeros(anchors.size, dtype=bool)
     for i, (anchor, target) in enumerate(zip(anchors.tolist(), targets.tolist(), strict=True)):
         ranked = lists.get(anchor)
-        if ranked is None:
+        if ranked is None or not ranked.size:
             continue
         has_list[i] = True
+        picked[i] = np.count_nonzero(ranked == target) / ranked.size
         position = np.flatnonzero(ranked[:cutoff] == target)
         if position.size:
             reciprocal[i] = 1.0 / (position[0] + 1)
@@ -124,6 +129,7 @@ def evaluate(
         cases=cases,
         hit_rate=float((reciprocal > 0).mean()) if cases else 0.0,
         mrr=float(reciprocal.mean()) if cases else 0.0,
+        pick_rate=float(picked.mean()) if cases else 0.0,
         anchor_coverage=float(has_list.mean()) if cases else 0.0,
         catalog_coverage=float(np.isin(seen_tracks, recommended).mean())
         if seen_tracks.size
@@ -134,13 +140,13 @@ def evaluate(
 def format_table(results: Mapping[str, Metrics], cutoff: int = CUTOFF) -> str:
     """A markdown table with one row per model."""
     lines = [
-        f"| model | cases | hit-rate@{cutoff} | MRR@{cutoff} "
+        f"| model | cases | hit-rate@{cutoff} | MRR@{cutoff} | pick rate "
         "| anchor coverage | catalog coverage |",
-        "|---|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in results.items():
         lines.append(
-            f"| {name} | {m.cases} | {m.hit_rate:.4f} | {m.mrr:.4f} | "
+            f"| {name} | {m.cases} | {m.hit_rate:.4f} | {m.mrr:.4f} | {m.pick_rate:.4f} | "
             f"{m.anchor_coverage:.1%} | {m.catalog_coverage:.1%} |"
         )
     return "\n".join(lines)

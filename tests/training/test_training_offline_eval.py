@@ -53,6 +53,7 @@ def test_evaluate_counts_hits_ranks_and_coverage() -> None:
     assert metrics.cases == 4
     assert metrics.hit_rate == 0.5
     assert metrics.mrr == (1 / 2 + 1 / 2) / 4
+    assert metrics.pick_rate == (1 / 3 + 1 / 2) / 4
     assert metrics.anchor_coverage == 0.75
     assert metrics.catalog_coverage == 0.4
 
@@ -74,7 +75,7 @@ def test_random_lists_are_seeded_distinct_seen_tracks() -> None:
 
 
 def test_format_table_has_a_row_per_model() -> None:
-    metrics = offline_eval.Metrics(4, 0.5, 0.25, 0.75, 0.4)
+    metrics = offline_eval.Metrics(4, 0.5, 0.25, 0.125, 0.75, 0.4)
     table = offline_eval.format_table({"a": metrics, "b": metrics})
     assert table.count("\n") == 3
-    assert "| a | 4 | 0.5000 | 0.2500 | 75.0% | 40.0% |" in table
+    assert "| a | 4 | 0.5000 | 0.2500 | 0.1250 | 75.0% | 40.0% |" in table
