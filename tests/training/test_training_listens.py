@@ -44,9 +44,10 @@ def test_invalid_events_are_counted_and_left_out() -> None:
         {**good, "track": "11"},
         {key: value for key, value in good.items() if key != "user"},
         {**good, "user": True},
+        {**good, "timestamp": 2**63},
     ]
     listens, invalid = listens_from_events(events)
-    assert invalid == 6
+    assert invalid == 7
     assert listens.track.tolist() == [11]
 
 
