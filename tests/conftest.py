@@ -1,43 +1,17 @@
-"""Shared fixtures: a tiny catalog written on the fly, configs, fakeredis and a real Redis."""
+"""Shared fixtures: a tiny world, configs, fakeredis and a real redis-server."""
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import fakeredis
 import pytest
 import redis
+from worlds import tiny_tracks, write_jsonl
 
 from botify.config import Config
 from botify.redis_server import RedisServer
-
-ARTISTS = 20
-TRACKS_PER_ARTIST = 10
-
-
-def tiny_tracks(artists: int = ARTISTS) -> list[dict]:
-    """``10 * artists`` tracks: artist ``a`` owns tracks ``10a..10a+9``; popularity rises
-    with the id."""
-    return [
-        {
-            "track": t,
-            "artist": f"Artist {t // TRACKS_PER_ARTIST}",
-            "title": f"Song {t}",
-            "genre": f"genre{t // 50}",
-            "popularity": t,
-        }
-        for t in range(artists * TRACKS_PER_ARTIST)
-    ]
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    """Write records as JSON lines."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
 
 
 @pytest.fixture
@@ -83,8 +57,3 @@ def real_redis(redis_server: RedisServer) -> redis.Redis:
     client.flushall()
     yield client
     client.close()
-
-
-def with_experiment(config: Config, recommender: str) -> Config:
-    """``config`` whose only experiment serves every user with ``recommender``."""
-    return replace(config, experiments={"ONE": {"C": recommender}}, experiment="ONE")

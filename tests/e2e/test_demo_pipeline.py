@@ -19,8 +19,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    args = ["--tracks", "1500", "--users", "300", "--day1-sessions", "300",
-            "--day2-sessions", "600", "--world", str(root / "world"), "--out", str(root / "out")]  # fmt: skip
+    args = ["--tracks", "1500", "--users", "300", "--day1-sessions", "300", "--day2-sessions",
+            "600", "--world", str(root / "world"), "--out", str(root / "out")]  # fmt: skip
     assert demo.main(args) == 0
     return root
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from conftest import tiny_tracks, write_jsonl
+from worlds import tiny_tracks, write_jsonl
 
 from botify.eventlog import read_events
 from botify.redis_server import URL_FILE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import tiny_tracks, write_jsonl
+from worlds import tiny_tracks, write_jsonl
 
 from botify.catalog import build_catalog
 from botify.lists import load_lists

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from conftest import tiny_tracks, write_jsonl
+from worlds import tiny_tracks, write_jsonl
 
 from botify.catalog import build_catalog
 from botify.deployment import ACTIVE_EXPERIMENT_KEY, activate, deploy_key, publish, roll_back

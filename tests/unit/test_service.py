@@ -8,7 +8,7 @@ from dataclasses import replace
 import fakeredis
 import pytest
 import redis
-from conftest import with_experiment
+from worlds import with_experiment
 
 from botify.app import create_app
 from botify.deployment import activate
