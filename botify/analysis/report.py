@@ -12,19 +12,12 @@ import pandas as pd
 from botify.analysis.loading import load_events, load_track_artists
 from botify.analysis.pipeline import AbAnalysis, analyze_experiment, default_experiment
 from botify.analysis.plot import save_effects_plot
+from botify.analysis.stats import COMPARISON_COLUMNS
 
 REPORT_FILE = "report.md"
 PLOT_FILE = "effects.png"
-TABLE_COLUMNS = (
-    "treatment",
-    "metric",
-    "effect",
-    "upper",
-    "lower",
-    "control_mean",
-    "treatment_mean",
-    "significant",
-)
+# The course's table shape: the comparison columns up to the significance flag.
+TABLE_COLUMNS = COMPARISON_COLUMNS[: COMPARISON_COLUMNS.index("significant") + 1]
 COUNT_COLUMNS = ("users", "closed_sessions", "open_sessions", "recommendations")
 RATE_COLUMNS = ("repeat_rate", "same_artist_rate", "artist_repeat_rate", "skip_rate", "coverage")
 
