@@ -10,22 +10,16 @@ process; remote >= 1,000 requests/s with ``--workers 2``.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time as clock
 from pathlib import Path
 
-import requests
-
+from botify.service_process import ServiceProcess
 from sim.runner import RunSettings, run_day
 from sim.world import World, WorldParams, generate_world
 from sim.world_files import load_world, write_world
-
-PORT = 5071
 
 
 def _peak_mb() -> tuple[float, float]:
@@ -48,51 +42,25 @@ def _in_process(world: World, episodes: int, workers: int) -> None:
         )
 
 
-def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = clock.monotonic() + timeout
-    while clock.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"botify serve exited with code {server.returncode}")
-        try:
-            if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        clock.sleep(0.5)
-    raise RuntimeError(f"botify serve not healthy at {url} after {timeout:.0f}s")
-
-
 def _remote(world: World, world_dir: Path, episodes: int, scratch: Path) -> None:
-    url = f"http://127.0.0.1:{PORT}"
-    environment = os.environ | {
-        "BOTIFY_DATA_DIR": str(world_dir),
-        "BOTIFY_LOG_DIR": str(scratch / "logs"),
-    }
-    environment.pop("BOTIFY_REDIS_URL", None)
-    botify = Path(sys.executable).with_name("botify")
-    log = (scratch / "serve.log").open("w")
-    server = subprocess.Popen(
-        [str(botify), "serve", "--port", str(PORT), "--workers", "2"],
-        env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait_healthy(url, server)
-        settings = RunSettings("remote", episodes, seed=3, workers=2, url=url)
-        started = clock.perf_counter()
-        sessions = run_day(world, settings, 1, show_progress=False)
-        elapsed = clock.perf_counter() - started
-        made = int(sessions["requests"].sum())
-        print(
-            f"remote agent, workers=2 vs botify serve --workers 2: {episodes} sessions, "
-            f"{made} requests in {elapsed:.2f}s = {made / elapsed:,.0f} requests/s, "
-            f"{int(sessions['tracks'].sum()) / elapsed:,.0f} steps/s"
-        )
-    except RuntimeError as error:
-        print(f"remote agent: not measured: {error} (server output: {scratch / 'serve.log'})")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
+    service = ServiceProcess(world_dir, scratch / "logs", scratch / "redis", workers=2)
+    with open(scratch / "serve.log", "w") as log:
+        try:
+            service.start(output=log)
+            settings = RunSettings("remote", episodes, seed=3, workers=2, url=service.url)
+            started = clock.perf_counter()
+            sessions = run_day(world, settings, 1, show_progress=False)
+            elapsed = clock.perf_counter() - started
+            made = int(sessions["requests"].sum())
+            print(
+                f"remote agent, workers=2 vs botify serve --workers 2: {episodes} sessions, "
+                f"{made} requests in {elapsed:.2f}s = {made / elapsed:,.0f} requests/s, "
+                f"{int(sessions['tracks'].sum()) / elapsed:,.0f} steps/s"
+            )
+        except RuntimeError as error:
+            print(f"remote agent: not measured: {error} (server output: {scratch / 'serve.log'})")
+        finally:
+            service.stop()
 
 
 def main() -> int:

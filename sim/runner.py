@@ -19,6 +19,7 @@ from multiprocessing.sharedctypes import Synchronized
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from sim.console import ConsoleAgent
@@ -89,9 +90,12 @@ def _run_stepwise(
     env = ListeningSessionEnv(world, settings.max_tracks)
     agent = _step_agent(world, settings)
     outcomes = []
-    for key in session_keys(settings.seed, day, sessions):
-        outcomes.append(run_session(env, agent, int(key)))
-        progress(1)
+    # One session's numpy work is tiny; BLAS helper threads would only spin between steps
+    # and take the cores the service under test needs (it halved remote throughput).
+    with threadpool_limits(limits=1):
+        for key in session_keys(settings.seed, day, sessions):
+            outcomes.append(run_session(env, agent, int(key)))
+            progress(1)
     fields = ("user", "first_track", "tracks", "time", "requests", "truncated")
     return {name: np.array([getattr(o, name) for o in outcomes]) for name in fields}
 

@@ -66,13 +66,27 @@ def test_session_follows_the_next_last_protocol(world, stub):
 def test_connections_have_tcp_nodelay(stub):
     agent = RemoteAgent(f"http://127.0.0.1:{stub.server_port}")
     agent.next_track(1, 10, 1.0)
-    pools = agent._http.get_adapter(agent.url).poolmanager.pools
-    # urllib3's pool container refuses iteration; keys() is its supported listing
-    keys = pools.keys()  # noqa: SIM118
-    connections = [c for key in keys for c in pools[key].pool.queue if c is not None]
-    assert len(connections) == 1
-    assert connections[0].sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    assert agent.connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     agent.close()
+
+
+def test_a_connection_closed_by_the_service_is_replaced(stub):
+    agent = RemoteAgent(f"http://127.0.0.1:{stub.server_port}", backoff=0.001)
+    agent.next_track(1, 10, 1.0)
+    agent.connection.sock.close()  # as if the service had dropped the idle connection
+
+    assert agent.next_track(1, 11, 1.0) == 12
+    assert [r[0] for r in stub.requests] == ["next", "next"]
+    agent.close()
+
+
+def test_a_request_without_an_answer_in_time_is_not_retried():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        agent = RemoteAgent(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.2)
+        with pytest.raises(RemoteAgentError, match="no answer within 0.2 s"):
+            agent.next_track(1, 2, 0.5)
 
 
 def test_http_error_names_the_request(stub):
