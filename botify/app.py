@@ -51,6 +51,11 @@ def create_app(config: Config | None = None, client: redis.Redis | None = None) 
 
     app.register_blueprint(blueprint)
 
+    @app.before_request
+    def follow_deployments():
+        # Each forked worker starts its own poller on its first request of any kind.
+        app.extensions["botify"].poller.ensure_running()
+
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         return {"message": e.description}, e.code

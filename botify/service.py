@@ -76,7 +76,6 @@ class Service:
         When Redis is unreachable the answer degrades to a random track (for ``next``)
         and the event says so, instead of failing the request.
         """
-        self.poller.ensure_running()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)

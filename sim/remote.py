@@ -1,12 +1,12 @@
 """The ``remote`` agent: asks a running botify service over HTTP (SPEC §3).
 
-It keeps one keep-alive ``http.client`` connection with TCP_NODELAY set, so a request costs
-one small write and one read: no ~40 ms Nagle/delayed-ACK stall, and about a tenth of the
-client CPU of ``requests`` (which matters when the simulator shares the machine with the
-service). A connection the service closed (idle keep-alive timeout, restart) is replaced
-and the request retried a bounded number of times with exponential backoff; a timed-out
-request is not retried, since the service may have answered it already. An HTTP error
-status raises :class:`RemoteAgentError` naming the request.
+Each session keeps one keep-alive ``http.client`` connection with TCP_NODELAY set, so a
+request costs one small write and one read: no ~40 ms Nagle/delayed-ACK stall, and about a
+tenth of the client CPU of ``requests`` (which matters when the simulator shares the
+machine with the service). A connection the service closed (idle keep-alive timeout,
+restart) is replaced and the request retried a bounded number of times with exponential
+backoff; a timed-out request is not retried, since the service may have answered it
+already. An HTTP error status raises :class:`RemoteAgentError` naming the request.
 """
 
 from __future__ import annotations
@@ -99,8 +99,13 @@ class RemoteAgent:
         return recommended
 
     def last_track(self, user: int, track: int, time: float) -> None:
-        """``POST /last/{user}``: the session's final track."""
+        """``POST /last/{user}``: the session's final track; also ends the connection.
+
+        A connection per session, not per run: the service's workers each accept their
+        share of sessions, instead of one worker serving a simulator worker's whole day.
+        """
         self._post("last", user, track, time)
+        self.close()
 
     def close(self) -> None:
         """Close the connection (the next request opens a new one)."""
