@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracks", type=int, default=50_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--day1-sessions", type=int, default=10_000)
-    parser.add_argument("--day2-sessions", type=int, default=20_000)
+    parser.add_argument("--day2-sessions", type=int, default=24_000)
     parser.add_argument("--workers", type=int, default=2, help="service and simulator workers")
     parser.add_argument(
         "--k",

@@ -58,7 +58,12 @@ class Poller:
         tick = threading.Event()
         while not tick.wait(self.interval_s):
             for setting in self.watched:
-                setting.refresh()
+                try:
+                    setting.refresh()
+                except Exception:
+                    # The thread must outlive any one failure, or the worker would stop
+                    # following deployments for good.
+                    log.exception("refreshing %r failed", setting)
 
 
 class DeployedLists:

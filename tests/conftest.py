@@ -8,6 +8,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 import redis
+from redis_cluster import LocalRedisCluster
 from worlds import tiny_tracks, write_jsonl
 
 from botify.config import Config
@@ -50,10 +51,23 @@ def redis_server(tmp_path_factory) -> RedisServer:
     server.stop()
 
 
-@pytest.fixture
-def real_redis(redis_server: RedisServer) -> redis.Redis:
-    """A client of the real server, flushed before each test."""
-    client = redis.Redis.from_url(redis_server.url)
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory) -> LocalRedisCluster:
+    """A local three-node Redis Cluster of real redis-server processes."""
+    cluster = LocalRedisCluster(
+        tmp_path_factory.mktemp("cluster"), binary=shutil.which("redis-server")
+    ).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def real_redis(request) -> redis.Redis:
+    """A client of a real redis-server, then of a real Redis Cluster; flushed before use."""
+    if request.param == "single":
+        client = redis.Redis.from_url(request.getfixturevalue("redis_server").url)
+    else:
+        client = redis.RedisCluster.from_url(request.getfixturevalue("redis_cluster").url)
     client.flushall()
     yield client
     client.close()

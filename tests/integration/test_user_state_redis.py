@@ -1,11 +1,18 @@
-"""User state on a real redis-server: atomicity, script reloading, expiry."""
+"""The service on a real redis-server and a real 3-node Redis Cluster: atomic user state,
+script reloading, expiry, deployment keys."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
+import redis
+from worlds import write_jsonl
 
+from botify.app import create_app
+from botify.deployment import activate, publish
+from botify.redis_server import connect
 from botify.user_state import UserStateStore, state_keys
 
 pytestmark = pytest.mark.integration
@@ -60,3 +67,32 @@ def test_keys_of_one_user_share_a_cluster_slot(real_redis):
     from redis.crc import key_slot
 
     assert len({key_slot(k.encode()) for k in state_keys(123456789)}) == 1
+
+
+def test_the_service_runs_on_a_real_redis_and_cluster(real_redis, config, tmp_path):
+    config = replace(
+        config,
+        experiments={"A": {"C": "anchor"}, "B": {"C": "contextual"}},
+        experiment="A",
+    )
+    app = create_app(config, real_redis)
+    catalog = app.extensions["botify"].catalog
+    lists = write_jsonl(tmp_path / "i2i.jsonl", [{"track": 3, "recommendations": [150]}])
+    publish(real_redis, config, catalog, "contextual", lists)
+    activate(real_redis, config, "B")
+    for setting in app.extensions["botify"].poller.watched:
+        setting.refresh()
+    client = app.test_client()
+
+    answer = client.post("/next/9", json={"track": 3, "time": 1.0}).json
+    assert answer == {"user": 9, "track": 150, "recommender": "contextual"}
+    assert client.post("/last/9", json={"track": 150, "time": 0.2}).json == {"user": 9}
+    assert real_redis.hget(state_keys(9)[0], "session") == b"1"
+    assert client.get("/health").json["redis"] == "ok"
+
+
+def test_connect_builds_a_cluster_client_when_configured(redis_cluster, config):
+    client = connect(redis_cluster.url, replace(config, redis_cluster=True))
+
+    assert isinstance(client, redis.RedisCluster)
+    assert UserStateStore(client, config).on_next(5, 3, 1.0, "Artist 0").request == 1
