@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from botify.catalog import load_catalog
@@ -115,7 +116,13 @@ def main() -> None:
         for index, name in enumerate(args.recommenders.split(",")):
             experiments = json.dumps({"BENCH": {"C": name}})
             env = {"BOTIFY_REDIS_URL": redis_server.url, "BOTIFY_EXPERIMENTS": experiments}
+            started = time.perf_counter()
             with ServiceProcess(world, tmp / "logs", tmp / "r", args.workers, env=env) as service:
+                print(
+                    f"{name}: healthy {time.perf_counter() - started:.2f} s after start "
+                    f"({args.tracks} tracks, {args.tracks} i2i lists deployed)",
+                    flush=True,
+                )
                 targets = [("POST /next", name, f"{service.url}/next/0", script)]
                 if index == 0:
                     targets.insert(0, ("GET /", "-", f"{service.url}/", None))
