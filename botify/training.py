@@ -30,8 +30,10 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from botify import offline_eval
-from botify.eventlog import FILE_GLOB, ReadStats, log_files, read_events
-from botify.listens import Listens, listens_from_events
+from botify.analysis.loading import load_events
+from botify.analysis.sessions import sessionize
+from botify.eventlog import FILE_GLOB, ReadStats, log_files
+from botify.listens import Listens, listens_from_sessions
 
 FACTORS = 64
 REGULARIZATION = 0.05
@@ -126,10 +128,8 @@ def write_lists(lists: offline_eval.Lists, out: Path) -> None:
 
 def read_listens(log_dir: Path) -> tuple[Listens, ReadStats, int]:
     """Listens of every event file under ``log_dir``, with reader stats and invalid-event count."""
-    stats = ReadStats()
-    events = tqdm(read_events(log_dir, stats), desc=f"reading {log_dir}", unit=" events")
-    listens, invalid = listens_from_events(events)
-    return listens, stats, invalid
+    log = load_events(log_dir)
+    return listens_from_sessions(sessionize(log.events)), log.read_stats, log.invalid_events
 
 
 def _load(log_dir: Path) -> Listens | str:

@@ -28,8 +28,31 @@ EVENT_COLUMNS = (
     "candidates",
     "experiment",
 )
-# An event without these cannot be placed in a session or scored, so it is dropped (and counted).
-REQUIRED_COLUMNS = ("message", "timestamp", "user", "track", "time")
+# An event without these, well typed, cannot be placed in a session or scored: it is dropped
+# (and counted) rather than guessed at.
+REQUIRED_INT_FIELDS = ("timestamp", "user", "track")
+MESSAGES = ("next", "last")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _is_int64(value: object) -> bool:
+    return type(value) is int and INT64_MIN <= value <= INT64_MAX
+
+
+def is_valid_event(event: dict) -> bool:
+    """Whether ``event`` has what sessions and metrics need: a ``next``/``last`` message,
+    integer ``timestamp``, ``user`` and ``track``, a ``time`` in [0, 1], and a ``request``
+    counter that is an integer or absent (degraded answers have none)."""
+    if event.get("message") not in MESSAGES:
+        return False
+    if not all(_is_int64(event.get(field)) for field in REQUIRED_INT_FIELDS):
+        return False
+    request = event.get("request")
+    if request is not None and not _is_int64(request):
+        return False
+    time = event.get("time")
+    # NaN fails the comparison too.
+    return type(time) in (int, float) and 0.0 <= time <= 1.0
 
 
 @dataclass(frozen=True)
@@ -50,13 +73,16 @@ def load_events(log_dir: Path, chunk_size: int = 200_000) -> EventLogFrame:
     """Read every event-log segment under ``log_dir`` (all processes, rotated files).
 
     Lines that do not parse are counted in ``read_stats.skipped_lines``; parsed events that
-    lack a required field are dropped and counted in ``invalid_events``.
+    fail ``is_valid_event`` are dropped and counted in ``invalid_events``.
     """
     stats = ReadStats()
     stream = read_events(Path(log_dir), stats)
     # Converting in chunks keeps memory near the frames' size instead of millions of dicts.
     event_chunks, experiment_chunks = [], []
-    while chunk := list(islice(stream, chunk_size)):
+    invalid = 0
+    while parsed := list(islice(stream, chunk_size)):
+        chunk = [event for event in parsed if is_valid_event(event)]
+        invalid += len(parsed) - len(chunk)
         event_chunks.append(pd.DataFrame.from_records(chunk, columns=list(EVENT_COLUMNS)))
         experiment_chunks.append(
             pd.DataFrame.from_records([record.get("experiments") or {} for record in chunk])
@@ -66,11 +92,6 @@ def load_events(log_dir: Path, chunk_size: int = 200_000) -> EventLogFrame:
     events = pd.concat(event_chunks, ignore_index=True)
     experiments = pd.concat([pd.DataFrame(), *experiment_chunks], ignore_index=True)
     experiments = experiments.reindex(events.index)
-    valid = events[list(REQUIRED_COLUMNS)].notna().all(axis=1) & events["message"].isin(
-        ["next", "last"]
-    )
-    events = events[valid].reset_index(drop=True)
-    experiments = experiments[valid].reset_index(drop=True)
     events = events.astype(
         {"timestamp": "int64", "user": "int64", "track": "int64", "time": "float64"}
     )
@@ -84,7 +105,7 @@ def load_events(log_dir: Path, chunk_size: int = 200_000) -> EventLogFrame:
         events=events,
         experiments=experiments,
         read_stats=stats,
-        invalid_events=int((~valid).sum()),
+        invalid_events=invalid,
     )
 
 

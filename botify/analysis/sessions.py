@@ -50,7 +50,7 @@ def sessionize(events: pd.DataFrame) -> pd.DataFrame:
     first_row = np.flatnonzero(starts)
     ordered["session_id"] = session_id
     ordered["position"] = np.arange(len(ordered)) - first_row[session_id]
-    ends = np.append(first_row[1:], len(ordered)) - 1
+    ends = np.append(first_row[1:], len(ordered)) - 1 if len(ordered) else first_row
     ordered["closed"] = is_last[ends][session_id]
     return ordered
 

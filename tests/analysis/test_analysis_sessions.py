@@ -84,3 +84,10 @@ def _truth(log: SyntheticLog) -> pd.DataFrame:
             "closed": [s.closed for s in log.sessions],
         }
     )
+
+
+def test_sessionize_of_no_events_is_empty() -> None:
+    sessionized = sessionize(EVENTS.iloc[:0])
+
+    assert len(sessionized) == 0
+    assert {"session_id", "position", "closed"} <= set(sessionized.columns)

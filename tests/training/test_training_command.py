@@ -11,9 +11,7 @@ from synthetic_logs import session_events
 
 from botify import offline_eval
 from botify.cli import main
-from botify.eventlog import read_events
-from botify.listens import listens_from_events
-from botify.training import train_contextual_command, train_lists
+from botify.training import read_listens, train_contextual_command, train_lists
 
 
 def read_lists(path: Path) -> dict[int, list[int]]:
@@ -24,7 +22,7 @@ def read_lists(path: Path) -> dict[int, list[int]]:
 def test_trained_lists_beat_popularity_and_random_on_held_out_sessions(
     synthetic_log_dir: Path,
 ) -> None:
-    listens, _ = listens_from_events(read_events(synthetic_log_dir))
+    listens = read_listens(synthetic_log_dir)[0]
     split = offline_eval.split_by_time(listens)
     train, test = listens.select_sessions(~split.test), listens.select_sessions(split.test)
     anchors, targets = offline_eval.evaluation_pairs(test)
@@ -75,7 +73,7 @@ def test_same_logs_and_seed_give_byte_identical_files(
 
 
 def test_k_bounds_every_list(synthetic_log_dir: Path) -> None:
-    listens, _ = listens_from_events(read_events(synthetic_log_dir))
+    listens = read_listens(synthetic_log_dir)[0]
     lists = train_lists(listens, k=3, seed=0)
     assert max(ranked.size for ranked in lists.values()) == 3
 
