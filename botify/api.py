@@ -67,7 +67,7 @@ class Last(Listen):
 
 class OpenAPI(Resource):
     def get(self):
-        return openapi_document()
+        return openapi_document(service().catalog.size)
 
 
 api.add_resource(Root, "/")

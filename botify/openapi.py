@@ -36,8 +36,12 @@ def _listen_operation(summary: str, answer: str) -> dict:
     }
 
 
-def openapi_document() -> dict:
-    """The OpenAPI 3.0 description of the service."""
+def openapi_document(tracks: int) -> dict:
+    """The OpenAPI 3.0 description of a service whose catalog holds ``tracks`` tracks.
+
+    A listened ``track`` must be a catalog id, so the document bounds it by the catalog: a
+    body valid by the document is one the service accepts.
+    """
     health = {
         "type": "object",
         "required": ["status", "redis", "tracks", "recommendations"],
@@ -143,7 +147,7 @@ def openapi_document() -> dict:
                     "additionalProperties": False,
                     "required": ["track", "time"],
                     "properties": {
-                        "track": {"type": "integer", "minimum": 0},
+                        "track": {"type": "integer", "minimum": 0, "maximum": tracks - 1},
                         "time": {"type": "number", "minimum": 0, "maximum": 1},
                     },
                 },
