@@ -69,7 +69,28 @@ class EventLogFrame:
     invalid_events: int
 
 
-def load_events(log_dir: Path, chunk_size: int = 200_000) -> EventLogFrame:
+TEXT_COLUMNS = ("message", "recommender", "served_by", "experiment")
+
+
+def _as_categories(frame: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    # A few distinct strings repeated millions of times: categories hold each once.
+    return frame.astype({column: "category" for column in columns or frame.columns})
+
+
+def _typed(chunk: pd.DataFrame) -> pd.DataFrame:
+    """Numeric columns as numbers and text as categories, chunk by chunk, to bound memory."""
+    chunk = chunk.astype(
+        {"timestamp": "int64", "user": "int64", "track": "int64", "time": "float64"}
+    )
+    for column in ("latency", "request", "candidates"):
+        chunk[column] = pd.to_numeric(chunk[column], errors="coerce")
+    chunk["recommendation"] = pd.to_numeric(chunk["recommendation"], errors="coerce").astype(
+        "Int64"
+    )
+    return _as_categories(chunk, TEXT_COLUMNS)
+
+
+def load_events(log_dir: Path, chunk_size: int = 20_000) -> EventLogFrame:
     """Read every event-log segment under ``log_dir`` (all processes, rotated files).
 
     Lines that do not parse are counted in ``read_stats.skipped_lines``; parsed events that
@@ -78,29 +99,23 @@ def load_events(log_dir: Path, chunk_size: int = 200_000) -> EventLogFrame:
     stats = ReadStats()
     stream = read_events(Path(log_dir), stats)
     # Converting in chunks keeps memory near the frames' size instead of millions of dicts.
-    event_chunks, experiment_chunks = [], []
+    event_chunks: list[pd.DataFrame] = []
+    experiment_chunks: list[pd.DataFrame] = []
     invalid = 0
     while parsed := list(islice(stream, chunk_size)):
         chunk = [event for event in parsed if is_valid_event(event)]
         invalid += len(parsed) - len(chunk)
-        event_chunks.append(pd.DataFrame.from_records(chunk, columns=list(EVENT_COLUMNS)))
+        event_chunks.append(_typed(pd.DataFrame.from_records(chunk, columns=list(EVENT_COLUMNS))))
         experiment_chunks.append(
-            pd.DataFrame.from_records([record.get("experiments") or {} for record in chunk])
+            _as_categories(
+                pd.DataFrame.from_records([record.get("experiments") or {} for record in chunk])
+            )
         )
     if not event_chunks:
-        event_chunks, experiment_chunks = [pd.DataFrame(columns=list(EVENT_COLUMNS))], []
-    events = pd.concat(event_chunks, ignore_index=True)
+        event_chunks = [_typed(pd.DataFrame(columns=list(EVENT_COLUMNS)))]
+    events = _as_categories(pd.concat(event_chunks, ignore_index=True), TEXT_COLUMNS)
     experiments = pd.concat([pd.DataFrame(), *experiment_chunks], ignore_index=True)
-    experiments = experiments.reindex(events.index)
-    events = events.astype(
-        {"timestamp": "int64", "user": "int64", "track": "int64", "time": "float64"}
-    )
-    events["latency"] = pd.to_numeric(events["latency"], errors="coerce")
-    events["request"] = pd.to_numeric(events["request"], errors="coerce")
-    events["candidates"] = pd.to_numeric(events["candidates"], errors="coerce")
-    events["recommendation"] = pd.to_numeric(events["recommendation"], errors="coerce").astype(
-        "Int64"
-    )
+    experiments = _as_categories(experiments.reindex(events.index))
     return EventLogFrame(
         events=events,
         experiments=experiments,
