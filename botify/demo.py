@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         def simulate_day(day: int, sessions: int) -> None:
             run("sim", "run", "--world", str(args.world), "--agent", "remote",
                 "--url", service.url, "--episodes", str(sessions), "--workers",
-                str(args.workers), "--days", "1", "--seed", str(args.seed + day),
+                str(args.workers), "--days", "1", "--first-day", str(day), "--seed", str(args.seed),
                 "--out", str(args.out / f"day{day}-sessions.csv"))  # fmt: skip
 
         started = stage(f"3/6 day 1: {args.day1_sessions} sessions, baselines random / sticky")

@@ -50,11 +50,12 @@ def _run(args: argparse.Namespace) -> int:
         max_tracks=args.max_tracks,
     )
     days = []
-    day = 1
+    day = args.first_day
+    last_day = None if args.days is None else args.first_day + args.days - 1
     while True:
         days.append(run_day(world, settings, day, show_progress=not args.quiet))
         print(format_summary(summarise(days[-1])))
-        if day == args.days or (args.days is None and not _another_day(day)):
+        if day == last_day or (last_day is None and not _another_day(day)):
             break
         day += 1
     sessions = pd.concat(days, ignore_index=True)
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="parallel processes")
     run.add_argument(
         "--days", type=int, default=None, help="days to run (default: ask after each day)"
+    )
+    run.add_argument(
+        "--first-day",
+        type=int,
+        default=1,
+        help="number of the first day (days differ in sessions; resume a run after retraining)",
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--max-tracks", type=int, default=MAX_SESSION_TRACKS, help="session cap")

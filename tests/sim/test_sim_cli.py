@@ -21,6 +21,11 @@ def test_world_then_run_two_days(tmp_path, capsys):
     assert len(sessions) == 80 and set(sessions["day"]) == {1, 2}
     assert main([*args, "--quiet", "--out", str(tmp_path / "again.jsonl")]) == 0
     assert (tmp_path / "again.jsonl").read_bytes() == out.read_bytes()
+    resumed = tmp_path / "day2.jsonl"
+    day_two = ["--days", "1", "--first-day", "2", "--quiet", "--out", str(resumed)]
+    assert main([*args[:-2], *day_two]) == 0
+    expected = sessions[sessions["day"] == 2].reset_index(drop=True)
+    pd.testing.assert_frame_equal(pd.read_json(resumed, lines=True), expected)
 
 
 def test_without_days_stops_when_no_one_answers(world_dir, capsys, monkeypatch):
