@@ -6,6 +6,7 @@ import time
 
 from flask import Blueprint, current_app, request
 from flask_restful import Api, Resource
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from botify.openapi import openapi_document
 from botify.service import Service
@@ -13,6 +14,19 @@ from botify.validation import InvalidRequest, parse_listen, validate_user
 
 blueprint = Blueprint("api", __name__)
 api = Api(blueprint)
+
+
+def request_body() -> bytes:
+    """The raw request body; one over ``MAX_CONTENT_LENGTH`` is refused with 413.
+
+    werkzeug refuses a declared Content-Length over the limit, but cuts a chunked body at
+    the limit without saying so, and the answer would then be about a truncated body. A
+    chunked body that reaches the limit is refused, since whether more followed is unknown.
+    """
+    raw = request.get_data(cache=False)
+    if request.content_length is None and len(raw) >= current_app.config["MAX_CONTENT_LENGTH"]:
+        raise RequestEntityTooLarge()
+    return raw
 
 
 def service() -> Service:
@@ -49,9 +63,7 @@ class Listen(Resource):
         svc = service()
         try:
             validate_user(user)
-            track, listened = parse_listen(
-                request.get_data(cache=False), request.content_type, svc.catalog
-            )
+            track, listened = parse_listen(request_body(), request.content_type, svc.catalog)
         except InvalidRequest as e:
             return {"message": str(e)}, 400
         return svc.listen(self.message, user, track, listened, started)
