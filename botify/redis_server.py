@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 from redis.backoff import NoBackoff
@@ -37,18 +38,29 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server child process on loopback, persisted under ``directory``."""
+    """A redis-server child process on loopback, persisted under ``directory``.
 
-    def __init__(self, directory: Path, port: int | None = None, binary: str | None = None):
+    With a ``password`` the server requires it (``requirepass``) and ``url`` carries it.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        binary: str | None = None,
+        password: str | None = None,
+    ):
         self.directory = Path(directory)
         self.port = port or free_port()
         self.binary = binary or redis_server_binary()
+        self.password = password
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        """The ``redis://`` URL of this server."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The ``redis://`` URL of this server (with the password, if it has one)."""
+        credentials = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0, extra_args: tuple[str, ...] = ()) -> RedisServer:
         """Start the server and wait until it answers PING."""
@@ -68,12 +80,13 @@ class RedisServer:
                 "no",
                 "--protected-mode",
                 "yes",
+                *(("--requirepass", self.password) if self.password else ()),
                 *extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout_s
         while True:
             try:
