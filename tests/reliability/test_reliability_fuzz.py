@@ -80,10 +80,11 @@ BAD_REQUESTS = [
     ("/next/{user}", {"data": b"[" * 50_000, "headers": JSON}, 400),
     ("/last/{user}", {"data": b"not json", "headers": JSON}, 400),
     ("/next/-{user}", {"json": {"track": 1, "time": 0.5}}, 404),
+    (f"/next/{2**63}", {"json": {"track": 1, "time": 0.5}}, 400),
 ]  # fmt: skip
 
 
-GOOD_USERS = range(1000, 1004)
+GOOD_USERS = [0, 1000, 1001, 2**63 - 1]
 BAD_USERS = range(2000, 2004)
 
 

@@ -92,9 +92,10 @@ def test_redis_password_from_the_url_is_used_and_required(
     without_password = f"redis://127.0.0.1:{password_redis.port}/0"
     with pytest.raises(redis.AuthenticationError):
         connect(without_password, config).ping()
-    app = create_app(replace(config, redis_url=without_password))
-    health = app.test_client().get("/health")
-    assert health.status_code == 503 and health.json["redis"].startswith("unavailable")
+    healthy, health = (
+        create_app(replace(config, redis_url=without_password)).extensions["botify"].health()
+    )
+    assert not healthy and health["redis"].startswith("unavailable")
     assert PASSWORD not in (tmp_path / "service.out").read_text()
     assert PASSWORD not in requests.get(f"{service.url}/health").text
 
@@ -109,13 +110,16 @@ def test_the_body_limit_holds_for_declared_and_chunked_bodies(start_service):
     assert over.status_code == 413 and set(over.json()) == {"message"}
 
     # Without a Content-Length the limit must hold while the body is read.
-    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    over_in_chunks = [padded[i : i + 8192] for i in range(0, len(padded), 8192)] + [b" "]
+    assert post_chunked(service.port, over_in_chunks) == 413
+    assert post_chunked(service.port, [LISTEN[:10], LISTEN[10:]]) == 200
+
+
+def post_chunked(port: int, chunks: list[bytes]) -> int:
+    """POST ``chunks`` to ``/next/1`` with chunked transfer encoding; the status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        chunks = (padded[i : i + 8192] for i in range(0, len(padded) + 1, 8192))
-        connection.request(
-            "POST", "/next/1", body=(*chunks, b" "), headers=JSON, encode_chunked=True
-        )
-        chunked = connection.getresponse()
-        assert chunked.status == 413
+        connection.request("POST", "/next/1", body=chunks, headers=JSON, encode_chunked=True)
+        return connection.getresponse().status
     finally:
         connection.close()
