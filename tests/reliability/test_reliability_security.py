@@ -47,7 +47,7 @@ class FailingRecommender:
         raise ZeroDivisionError(f"secret internal detail for user {request.user}")
 
 
-def test_error_answers_carry_a_message_and_no_stack_trace(config, fake_redis):
+def test_error_answers_carry_a_message_and_no_stack_trace(config, fake_redis, caplog):
     app = create_app(config, client=fake_redis)
     service = app.extensions["botify"]
     service.recommenders[service.active.recommender(1)] = FailingRecommender()
@@ -67,6 +67,8 @@ def test_error_answers_carry_a_message_and_no_stack_trace(config, fake_redis):
         assert "Traceback" not in text and "secret internal detail" not in text
         assert ".py" not in text
     assert "ZeroDivisionError" not in answers[500].get_data(as_text=True)
+    # The trace goes to the operators' log instead.
+    assert any(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in caplog.records)
 
 
 @pytest.fixture
