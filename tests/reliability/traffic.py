@@ -17,7 +17,8 @@ CLIENT_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class Answer:
-    """One ``POST /next`` as the client saw it; ``status`` None: no response at all."""
+    """One ``POST /next`` as the client saw it (``sent_at`` on the monotonic clock);
+    ``status`` None: no response at all."""
 
     user: int
     status: int | None
@@ -27,7 +28,7 @@ class Answer:
 
 
 class Traffic:
-    """One keep-alive client thread per user, posting ``/next`` until stopped or done.
+    """One client thread per user, posting ``/next`` until stopped or done.
 
     Each thread starts at track ``user % tracks`` and then reports the track it was given,
     as a listener would. ``requests_per_user`` None: run until ``stop()``. Without
