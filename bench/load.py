@@ -65,6 +65,15 @@ def write_world(directory: Path, tracks: int, per_artist: int = 10, k: int = 50)
     return i2i
 
 
+def deployed_world(directory: Path, tracks: int, redis_url: str) -> Path:
+    """Write the benchmark world under ``directory`` and deploy its i2i lists to Redis."""
+    world = directory / "world"
+    i2i = write_world(world, tracks)
+    config = Config(redis_url=redis_url, data_dir=world)
+    publish(connect(redis_url, config), config, load_catalog(world), "contextual", i2i)
+    return world
+
+
 def run_wrk(wrk: str, url: str, connections: int, duration: int, script: Path | None) -> dict:
     """One wrk run; returns req/s, p50/p99 in ms and the error count."""
     command = [wrk, f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--latency"]
@@ -105,10 +114,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as redis_server:
         tmp = Path(tmp)
-        world = tmp / "world"
-        i2i = write_world(world, args.tracks)
-        config = Config(redis_url=redis_server.url, data_dir=world)
-        publish(connect(redis_server.url, config), config, load_catalog(world), "contextual", i2i)
+        world = deployed_world(tmp, args.tracks, redis_server.url)
         script = tmp / "post.lua"
         script.write_text(POST_SCRIPT % (args.tracks - 1))
 

@@ -23,13 +23,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from load import write_world
+from load import deployed_world
 
-from botify.catalog import load_catalog
-from botify.config import Config
-from botify.deployment import publish
 from botify.eventlog import ReadStats, read_events
-from botify.redis_server import RedisServer, connect
+from botify.redis_server import RedisServer
 from botify.service_process import ServiceProcess
 
 
@@ -138,10 +135,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as redis_server:
         tmp = Path(tmp)
-        world = tmp / "world"
-        i2i = write_world(world, args.tracks)
-        config = Config(redis_url=redis_server.url, data_dir=world)
-        publish(connect(redis_server.url, config), config, load_catalog(world), "contextual", i2i)
+        world = deployed_world(tmp, args.tracks, redis_server.url)
         env = {
             "BOTIFY_REDIS_URL": redis_server.url,
             "BOTIFY_EXPERIMENTS": json.dumps({"SOAK": {"C": args.recommender}}),

@@ -138,7 +138,9 @@ def connect(url: str, config: Config) -> redis.Redis:
     options = {
         "socket_timeout": config.redis_timeout_s,
         "socket_connect_timeout": config.redis_timeout_s,
-        "retry": Retry(NoBackoff(), 1),
+        # Only a connection error: a timed-out script may still run, and a retry would
+        # apply the same request twice.
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
     }
     if config.redis_cluster:
         return redis.RedisCluster.from_url(url, **options)

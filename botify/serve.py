@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -49,6 +50,10 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict:
 
 def serve(host: str, port: int, workers: int) -> int:
     """Run the service until interrupted; starts and stops the embedded Redis if needed."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
+    )
     config = Config.from_env()
     embedded = None
     if config.redis_url is None:
