@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Protocol
 
 import redis
@@ -55,8 +56,9 @@ class Poller:
             threading.Thread(target=self._run, name="botify-poller", daemon=True).start()
 
     def _run(self) -> None:
-        tick = threading.Event()
-        while not tick.wait(self.interval_s):
+        # Refresh at once: a worker forked a while after the app was built must not serve
+        # a version deployed in between until its first tick.
+        while True:
             for setting in self.watched:
                 try:
                     setting.refresh()
@@ -64,6 +66,7 @@ class Poller:
                     # The thread must outlive any one failure, or the worker would stop
                     # following deployments for good.
                     log.exception("refreshing %r failed", setting)
+            time.sleep(self.interval_s)
 
 
 class DeployedLists:

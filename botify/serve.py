@@ -42,6 +42,9 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict:
         "graceful_timeout": 10,
         "timeout": 30,
         "loglevel": "warning",
+        # Every worker follows deployments from its start, not from its first request:
+        # a worker that keep-alive clients never reach must still answer /health truly.
+        "post_worker_init": lambda worker: worker.wsgi.extensions["botify"].poller.ensure_running(),
         "when_ready": lambda _server: print(
             f"botify: serving on http://{host}:{port} with {workers} workers", flush=True
         ),

@@ -134,3 +134,21 @@ def test_sigterm_stops_gracefully_with_every_answer_logged(service, tmp_path):
     assert service.stop() == 0
     assert not (tmp_path / "redis" / URL_FILE).exists()
     assert len(list(read_events(tmp_path / "logs"))) == len(answers) == 120
+
+
+def test_every_worker_follows_a_deployment_without_traffic(service, tmp_path):
+    path = write_jsonl(tmp_path / "i2i.jsonl", [{"track": 1, "recommendations": [2]}])
+    deployed = subprocess.run(
+        [sys.executable, "-m", "botify", "deploy", "contextual", str(path)],
+        env=service.env,
+        capture_output=True,
+        text=True,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    version = deployed.stdout.split("version ")[1].split(";")[0]
+    time.sleep(3)  # three polls; no /next reached any worker
+
+    # A new connection per request lands on either worker.
+    seen = {requests.get(f"{service.url}/health").json()["recommendations"]["contextual"]
+            for _ in range(40)}  # fmt: skip
+    assert seen == {version}
