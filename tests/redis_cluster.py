@@ -50,7 +50,18 @@ class LocalRedisCluster:
         ]
 
     def start(self, timeout_s: float = 20.0) -> LocalRedisCluster:
-        """Start the nodes, assign slots, and wait until every node says the cluster is ok."""
+        """Start the nodes, assign slots, and wait until every node says the cluster is ok.
+
+        On any failure every node already started is stopped again.
+        """
+        try:
+            self._form(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _form(self, timeout_s: float) -> None:
         for server in self.servers:
             server.start(extra_args=("--cluster-enabled", "yes", "--cluster-node-timeout", "2000"))
         clients = [redis.Redis(port=s.port) for s in self.servers]
@@ -62,12 +73,10 @@ class LocalRedisCluster:
         deadline = time.monotonic() + timeout_s
         while not all(c.cluster("info")["cluster_state"] == "ok" for c in clients):
             if time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError("the local Redis Cluster did not become ok")
             time.sleep(0.1)
         for client in clients:
             client.close()
-        return self
 
     @property
     def url(self) -> str:
