@@ -49,6 +49,23 @@ def hammer(url, users, requests_per_user, answers, errors, stop=None):
     return threads
 
 
+def run_deploy(service, path):
+    """``botify deploy contextual PATH`` against the service's Redis, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "botify", "deploy", "contextual", str(path)],
+        env=service.env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def deploy(service, path) -> str:
+    """Deploy ``path`` successfully; the version it was given."""
+    deployed = run_deploy(service, path)
+    assert deployed.returncode == 0, deployed.stderr
+    return deployed.stdout.split("version ")[1].split(";")[0]
+
+
 def test_concurrent_requests_each_log_exactly_one_line(service, tmp_path):
     answers, errors = [], []
     for t in hammer(service.url, range(16), 50, answers, errors):
@@ -90,14 +107,7 @@ def test_deploy_switches_every_worker_under_load_without_errors(service, tmp_pat
     threads = hammer(service.url, range(100, 108), 10_000, answers, errors, stop)
     time.sleep(0.5)
 
-    deployed = subprocess.run(
-        [sys.executable, "-m", "botify.cli", "deploy", "contextual", str(path)],
-        env=service.env,
-        capture_output=True,
-        text=True,
-    )
-    assert deployed.returncode == 0, deployed.stderr
-    version = deployed.stdout.split("version ")[1].split(";")[0]
+    version = deploy(service, path)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         recent = [e for e in read_events(tmp_path / "logs") if e.get("model_version")]
@@ -116,12 +126,7 @@ def test_deploy_switches_every_worker_under_load_without_errors(service, tmp_pat
     assert contextual and all(e["recommendation"] == (e["track"] + 1) % 5000 for e in contextual)
     assert requests.get(f"{service.url}/health").json()["recommendations"]["contextual"] == version
 
-    rejected = subprocess.run(
-        [sys.executable, "-m", "botify.cli", "deploy", "contextual", str(tmp_path / "nope")],
-        env=service.env,
-        capture_output=True,
-        text=True,
-    )
+    rejected = run_deploy(service, tmp_path / "nope")
     assert rejected.returncode == 1 and "keeps serving" in rejected.stderr
 
 
@@ -138,14 +143,7 @@ def test_sigterm_stops_gracefully_with_every_answer_logged(service, tmp_path):
 
 def test_every_worker_follows_a_deployment_without_traffic(service, tmp_path):
     path = write_jsonl(tmp_path / "i2i.jsonl", [{"track": 1, "recommendations": [2]}])
-    deployed = subprocess.run(
-        [sys.executable, "-m", "botify", "deploy", "contextual", str(path)],
-        env=service.env,
-        capture_output=True,
-        text=True,
-    )
-    assert deployed.returncode == 0, deployed.stderr
-    version = deployed.stdout.split("version ")[1].split(";")[0]
+    version = deploy(service, path)
     time.sleep(3)  # three polls; no /next reached any worker
 
     # A new connection per request lands on either worker.
