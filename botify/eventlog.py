@@ -68,13 +68,6 @@ class EventLog:
                 view = view[written:]
             self._size += len(line)
 
-    def close(self) -> None:
-        """Close the current segment (the next write opens a new one)."""
-        with self._lock:
-            if self._fd is not None and self._pid == os.getpid():
-                os.close(self._fd)
-            self._fd = None
-
 
 @dataclass
 class ReadStats:

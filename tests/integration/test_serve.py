@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import requests
+from traffic import Traffic
 from worlds import tiny_tracks, write_jsonl
 
 from botify.eventlog import read_events
@@ -25,28 +25,6 @@ def service(tmp_path):
     process.start()
     yield process
     process.stop()
-
-
-def hammer(url, users, requests_per_user, answers, errors, stop=None):
-    """Each thread plays one user: a first track, then the answers it gets."""
-
-    def play(user):
-        with requests.Session() as http:
-            track = user % 5000
-            for i in range(requests_per_user):
-                if stop is not None and stop.is_set():
-                    return
-                r = http.post(f"{url}/next/{user}", json={"track": track, "time": (i % 10) / 9})
-                if r.status_code != 200:
-                    errors.append(r.status_code)
-                    continue
-                answers.append(r.json())
-                track = r.json()["track"]
-
-    threads = [threading.Thread(target=play, args=(u,)) for u in users]
-    for t in threads:
-        t.start()
-    return threads
 
 
 def run_deploy(service, path):
@@ -67,9 +45,8 @@ def deploy(service, path) -> str:
 
 
 def test_concurrent_requests_each_log_exactly_one_line(service, tmp_path):
-    answers, errors = [], []
-    for t in hammer(service.url, range(16), 50, answers, errors):
-        t.join()
+    answers = Traffic(service.url, range(16), tracks=5000, requests_per_user=50).start().join()
+    errors = [a.status for a in answers if a.status != 200]
     last = requests.post(f"{service.url}/last/1", json={"track": 7, "time": 0.5})
 
     assert errors == [] and last.status_code == 200
@@ -102,9 +79,7 @@ def test_readme_curl_examples(service):
 def test_deploy_switches_every_worker_under_load_without_errors(service, tmp_path):
     lists = [{"track": t, "recommendations": [(t + 1) % 5000]} for t in range(5000)]
     path = write_jsonl(tmp_path / "i2i.jsonl", lists)
-    answers, errors = [], []
-    stop = threading.Event()
-    threads = hammer(service.url, range(100, 108), 10_000, answers, errors, stop)
+    traffic = Traffic(service.url, range(100, 108), tracks=5000).start()
     time.sleep(0.5)
 
     version = deploy(service, path)
@@ -115,9 +90,7 @@ def test_deploy_switches_every_worker_under_load_without_errors(service, tmp_pat
             break
         time.sleep(0.2)
     time.sleep(1.5)  # both workers have polled by now
-    stop.set()
-    for t in threads:
-        t.join()
+    errors = [a.status for a in traffic.stop() if a.status != 200]
 
     assert errors == []
     events = sorted(read_events(tmp_path / "logs"), key=lambda e: e["timestamp"])
@@ -131,10 +104,10 @@ def test_deploy_switches_every_worker_under_load_without_errors(service, tmp_pat
 
 
 def test_sigterm_stops_gracefully_with_every_answer_logged(service, tmp_path):
-    answers, errors = [], []
-    threads = hammer(service.url, range(200, 204), 30, answers, errors)
-    for t in threads:
-        t.join()
+    answers = (
+        Traffic(service.url, range(200, 204), tracks=5000, requests_per_user=30).start().join()
+    )
+    assert {a.status for a in answers} == {200}
 
     assert service.stop() == 0
     assert not (tmp_path / "redis" / URL_FILE).exists()

@@ -1,6 +1,6 @@
-"""Client traffic for the reliability tests: threads that each play one user over HTTP.
+"""Client traffic for tests against a running service: threads that each play one user.
 
-A module of its own (not conftest.py) so every reliability test module can import it.
+A module of its own (not conftest.py) so test modules in every folder can import it.
 """
 
 from __future__ import annotations
