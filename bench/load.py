@@ -5,7 +5,12 @@ drives it with wrk (installed with apt if missing) at 1, 16 and 64 connections. 
 catalog (50,000 tracks) and i2i lists (50 per track) are generated here, so the figures do
 not depend on a simulator world.
 
-    python bench/load.py [--duration 10] [--recommenders contextual,anchor]
+Then, on the contextual server, it alternates ``GET /`` and ``POST /next`` at 16
+connections for ``--ratio-rounds`` rounds and prints the median throughput ratio: this
+machine's speed drifts by ±15% over minutes, so a ratio of two runs taken minutes apart
+says little.
+
+    python bench/load.py [--duration 10] [--recommenders contextual,anchor] [--ratio-rounds 6]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -98,6 +104,27 @@ def run_wrk(wrk: str, url: str, connections: int, duration: int, script: Path | 
     }
 
 
+def ratio_rounds(wrk: str, url: str, script: Path, rounds: int, duration: int) -> None:
+    """Alternate ``GET /`` and ``POST /next`` at 16 connections; print the median ratio."""
+    ratios, p99s = [], []
+    for _ in range(rounds):
+        root = run_wrk(wrk, f"{url}/", 16, duration, None)
+        listen = run_wrk(wrk, f"{url}/next/0", 16, duration, script)
+        ratios.append(listen["rps"] / root["rps"])
+        p99s.append(listen["p99"])
+        print(
+            f"GET / {root['rps']:.0f} req/s, POST /next {listen['rps']:.0f} req/s "
+            f"(p99 {listen['p99']:.2f} ms, errors {root['errors'] + listen['errors']}): "
+            f"ratio {ratios[-1]:.3f}",
+            flush=True,
+        )
+    print(
+        f"\nPOST /next / GET / throughput at 16 connections, median of {rounds} alternating "
+        f"rounds: {statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f}); "
+        f"POST /next p99 median {statistics.median(p99s):.2f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=50_000)
@@ -108,6 +135,9 @@ def main() -> None:
         default="random,toppop,sticky_artist,contextual,anchor,anchor_popular,anchor_fresh",
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--ratio-rounds", type=int, default=6, help="alternating rounds on contextual (0: none)"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     levels = [int(c) for c in args.connections.split(",")]
@@ -142,6 +172,8 @@ def main() -> None:
                             f"p99 {result['p99']:6.2f} ms  errors {result['errors']}",
                             flush=True,
                         )
+                if name == "contextual" and args.ratio_rounds:
+                    ratio_rounds(wrk, service.url, script, args.ratio_rounds, args.duration)
 
     print("\n| endpoint | recommender | connections | req/s | p50 ms | p99 ms | errors |")
     print("|---|---|---:|---:|---:|---:|---:|")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 
 from gunicorn.app.base import BaseApplication
@@ -38,6 +39,11 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict:
         "worker_class": "gthread",
         "threads": 4,
         "keepalive": 30,
+        # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads
+        # new connections over them. On one shared socket whichever worker wakes first
+        # takes a connection, and keep-alive clients stay where they landed: under wrk at
+        # 16 connections one worker did up to 59% of the work; with this, 49-51%.
+        "reuse_port": True,
         "preload_app": True,
         "graceful_timeout": 10,
         "timeout": 30,
@@ -51,8 +57,31 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict:
     }
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port that another server listens on, or port 0.
+
+    Workers bind with SO_REUSEPORT, which would let a second ``botify serve`` on the same
+    port silently share the first one's traffic; a plain bind (SO_REUSEADDR only, so
+    connections of a previous run in TIME_WAIT do not count) fails if anyone listens.
+    """
+    if port == 0:
+        raise ValueError("--port 0 is not supported: every worker binds the port itself")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as e:
+        raise RuntimeError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
 def serve(host: str, port: int, workers: int) -> int:
     """Run the service until interrupted; starts and stops the embedded Redis if needed."""
+    try:
+        check_port_free(host, port)
+    except (ValueError, RuntimeError) as e:
+        print(f"botify serve: {e}", file=sys.stderr)
+        return 1
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",

@@ -13,6 +13,28 @@ import requests
 
 from botify.redis_server import free_port
 
+LISTEN = "0A"
+
+
+def listening_sockets(port: int) -> int | None:
+    """How many sockets listen on TCP ``port`` (Linux ``/proc/net``); None where unknown.
+
+    Each gunicorn worker listens on its own socket (SO_REUSEPORT), so this counts the
+    workers ready to take connections.
+    """
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return None
+    count = 0
+    for table in tables:
+        if not table.exists():
+            continue
+        for line in table.read_text().splitlines()[1:]:
+            local, _remote, state = line.split()[1:4]
+            if state == LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count
+
 
 class ServiceProcess:
     """``botify serve`` on loopback with its own data, log and (embedded) Redis directories.
@@ -47,7 +69,11 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 60.0, output=None) -> ServiceProcess:
-        """Start the service and wait until ``/health`` answers 200."""
+        """Start the service and wait until ``/health`` answers 200 and every worker listens.
+
+        Connections opened before the last worker listens all land on the others and,
+        kept alive, stay there: a benchmark would measure fewer workers than it asked for.
+        """
         command = [sys.executable, "-m", "botify", "serve", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [*command, "--workers", str(self.workers)],
@@ -60,10 +86,11 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"botify serve exited with code {self.process.returncode}")
             try:
-                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
+                healthy = requests.get(f"{self.url}/health", timeout=1).status_code == 200
             except requests.RequestException:
-                pass
+                healthy = False
+            if healthy and listening_sockets(self.port) in (None, self.workers):
+                return self
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"botify serve was not healthy within {timeout_s} s")

@@ -2,8 +2,9 @@
 
 Keys of user 42 share the hash tag ``{42}`` (``user:{42}:state``, ``user:{42}:artists``,
 ``user:{42}:played``) so the script's keys live on one Redis Cluster slot. redis-py's
-``Script`` calls EVALSHA and reloads the script by itself after a NOSCRIPT error (for
-example after ``SCRIPT FLUSH`` or a Redis restart), so each request is one round trip.
+``Script`` (on Redis Cluster) and ``ThreadLocalScript`` (on one server) call EVALSHA and
+reload the script by themselves after a NOSCRIPT error (for example after ``SCRIPT FLUSH``
+or a Redis restart), so each request is one round trip.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import redis
 
 from botify.config import Config
+from botify.redis_script import ThreadLocalScript
 
 _LISTEN_LUA = (Path(__file__).parent / "listen.lua").read_text()
 
@@ -53,18 +55,22 @@ def _to_str(value) -> str | None:
 class UserStateStore:
     """Applies listen events to user state in Redis; one round trip per event."""
 
-    def __init__(self, client: redis.Redis, config: Config) -> None:
+    def __init__(self, client: redis.Redis | redis.RedisCluster, config: Config) -> None:
         self.client = client
         self.config = config
-        self._script = client.register_script(_LISTEN_LUA)
+        if isinstance(client, redis.RedisCluster):
+            script = client.register_script(_LISTEN_LUA)
+            self._script = lambda keys, args: script(keys=keys, args=args)
+        else:
+            self._script = ThreadLocalScript(client, _LISTEN_LUA)
 
     def _listen(
         self, user: int, track: int, time: float, artist: str, last: bool, want_played: bool
     ) -> UserState:
         c = self.config
         reply = self._script(
-            keys=state_keys(user),
-            args=[
+            state_keys(user),
+            [
                 track,
                 repr(float(time)),
                 artist,

@@ -123,3 +123,26 @@ def test_every_worker_follows_a_deployment_without_traffic(service, tmp_path):
     seen = {requests.get(f"{service.url}/health").json()["recommendations"]["contextual"]
             for _ in range(40)}  # fmt: skip
     assert seen == {version}
+
+
+def test_kept_alive_connections_spread_over_every_worker(service, tmp_path):
+    Traffic(service.url, range(16), tracks=5000, requests_per_user=5).start().join()
+
+    logs = (tmp_path / "logs").glob("events-*.jsonl")
+    lines_per_worker = [len(f.read_text().splitlines()) for f in logs]
+    # Sixteen connections hashed over two sockets all land on one with odds 2 ** -15.
+    assert len(lines_per_worker) == 2 and sum(lines_per_worker) == 80
+
+
+def test_serve_refuses_a_port_another_server_listens_on(service, tmp_path):
+    second = subprocess.run(
+        [sys.executable, "-m", "botify", "serve", "--port", str(service.port)],
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert second.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{service.port}" in second.stderr
+    assert requests.get(f"{service.url}/health").status_code == 200
