@@ -26,7 +26,13 @@ from scipy import stats as scipy_stats
 
 from botify.analysis.assignment import user_treatments
 from botify.analysis.loading import load_events
-from botify.analysis.sessions import METRICS, session_table, sessionize, user_metrics
+from botify.analysis.sessions import (
+    GUARDRAIL_METRICS,
+    METRICS,
+    session_table,
+    sessionize,
+    user_metrics,
+)
 from botify.analysis.stats import compare_treatments
 from botify.experiments import treatment_index, treatment_names
 
@@ -62,7 +68,9 @@ def aa_flags(metrics: pd.DataFrame, names: list[str], split: int) -> pd.DataFram
     for name in names:
         index = np.array([treatment_index(int(user), name, split) for user in users])
         treatments = pd.Series(np.array(arms)[index], index=metrics.index)
-        table = compare_treatments(metrics, treatments, arms[0], arms[1:], list(METRICS))
+        table = compare_treatments(
+            metrics, treatments, arms[0], arms[1:], list(METRICS), guardrails=GUARDRAIL_METRICS
+        )
         table["name"] = name
         rows.append(table[["name", "treatment", "metric", "p_value", "significant"]])
     return pd.concat(rows, ignore_index=True)

@@ -39,13 +39,20 @@ def _activate(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from botify.analysis.report import report_command
+    from botify.config import Config
 
+    try:
+        good_time = Config.from_env().good_time
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return report_command(
         logs=args.logs,
         experiment=args.experiment,
         control=args.control,
         out=args.out,
         tracks=args.tracks,
+        good_time=good_time,
     )
 
 

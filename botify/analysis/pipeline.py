@@ -15,7 +15,13 @@ from botify.analysis.assignment import (
 from botify.analysis.checks import SampleRatioCheck, latency_guardrail, sample_ratio_mismatch
 from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
 from botify.analysis.loading import EventLogFrame
-from botify.analysis.sessions import METRICS, session_table, sessionize, user_metrics
+from botify.analysis.sessions import (
+    GUARDRAIL_METRICS,
+    METRICS,
+    session_table,
+    sessionize,
+    user_metrics,
+)
 from botify.analysis.stats import compare_treatments
 
 
@@ -88,7 +94,7 @@ def analyze_experiment(
         metrics=metrics,
         treatments=treatments,
         comparison=compare_treatments(
-            metrics, treatments, control, others, list(METRICS), confidence
+            metrics, treatments, control, others, list(METRICS), confidence, GUARDRAIL_METRICS
         ),
         sample_ratio=sample_ratio_mismatch(users),
         latency=latency_guardrail(

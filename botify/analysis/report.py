@@ -12,6 +12,7 @@ import pandas as pd
 from botify.analysis.loading import load_events, load_track_artists
 from botify.analysis.pipeline import AbAnalysis, analyze_experiment, default_experiment
 from botify.analysis.plot import save_effects_plot
+from botify.analysis.sessions import GUARDRAIL_METRICS
 from botify.analysis.stats import COMPARISON_COLUMNS
 
 REPORT_FILE = "report.md"
@@ -132,7 +133,8 @@ def served_by_table(served_by: pd.DataFrame) -> str:
 
 def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
     """The whole report as markdown."""
-    comparisons = len(analysis.comparison)
+    guardrail = analysis.comparison["metric"].isin(GUARDRAIL_METRICS)
+    comparisons, guardrail_comparisons = int((~guardrail).sum()), int(guardrail.sum())
     artists = (
         ""
         if analysis.has_artists
@@ -157,7 +159,8 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
         (
             "effect = treatment mean / control mean - 1 over users; lower/upper: 95% CI "
             "(Welch, relative by the delta method); significant: Holm-adjusted p < 0.05 over "
-            f"{comparisons} treatment × metric comparisons (CIs are per comparison)."
+            f"{comparisons} treatment × metric comparisons, and over the {guardrail_comparisons} "
+            "latency comparisons as a family of their own (CIs are per comparison)."
         ),
         effects_table(analysis.comparison),
         "## Diagnostics",
@@ -188,9 +191,18 @@ def resolve_tracks(tracks: Path | None) -> Path | None:
 
 
 def report_command(
-    logs: Path, experiment: str | None, control: str, out: Path | None, tracks: Path | None
+    logs: Path,
+    experiment: str | None,
+    control: str,
+    out: Path | None,
+    tracks: Path | None,
+    good_time: float = 0.5,
 ) -> int:
-    """``botify report``: print the report; with ``out`` also write report.md and the PNG."""
+    """``botify report``: print the report; with ``out`` also write report.md and the PNG.
+
+    ``good_time`` is the listen fraction below which the diagnostics count a skip: the
+    service's ``BOTIFY_GOOD_TIME``, so the report and the anchor agree on a good listen.
+    """
     if not Path(logs).is_dir():
         print(f"error: --logs {logs} is not a directory", file=sys.stderr)
         return 2
@@ -202,7 +214,7 @@ def report_command(
     try:
         name = experiment or default_experiment(log)
         analysis = analyze_experiment(
-            log, name, control, load_track_artists(catalog) if catalog else None
+            log, name, control, load_track_artists(catalog) if catalog else None, good_time
         )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -30,6 +30,9 @@ METRICS = (
     "mean_tracks_per_session",
     "mean_request_latency",
 )
+# Metrics that guard against harm rather than measure the outcome: Holm-adjusted as a
+# family of their own (see ``botify.analysis.stats``).
+GUARDRAIL_METRICS = ("mean_request_latency",)
 
 
 def sessionize(events: pd.DataFrame) -> pd.DataFrame:

@@ -9,12 +9,15 @@ degrees of freedom. Dividing the absolute interval by the control mean would tre
 control mean as exact; this accounts for its variance too, and working on the log scale
 keeps the interval above -100%. It is the interval ``tea-tasting`` reports.
 
-Significance is the Welch p-value after Holm's correction over every treatment × metric
-of the report, so the family-wise false-positive rate stays at ``alpha``.
+Significance is the Welch p-value after Holm's correction over every treatment × outcome
+metric of the report, so the family-wise false-positive rate stays at ``alpha``. Guardrail
+metrics (request latency) form a family of their own: a noisy latency p-value must not
+change which outcome effects count as significant from one run to the next.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,12 +150,14 @@ def compare_treatments(
     treatment_names: list[str],
     metric_names: list[str],
     confidence: float = 0.95,
+    guardrails: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Every treatment vs the control on every metric, one row each (``COMPARISON_COLUMNS``).
 
     ``metrics`` is indexed by user, ``treatments`` maps user → treatment. ``effect``,
     ``upper`` and ``lower`` are the relative effect and its interval in %; ``significant``
-    is Holm-adjusted p < 1 - ``confidence`` over all rows.
+    is Holm-adjusted p < 1 - ``confidence``, over the rows of the metrics in ``guardrails``
+    and over all other rows separately.
     """
     groups = metrics[metric_names].join(treatments.rename("treatment"), how="inner")
     grouped = groups.groupby("treatment")[metric_names]
@@ -173,7 +178,10 @@ def compare_treatments(
     result = effect_from_summary(
         base["mean"], base["var"], base["n"], pick["mean"], pick["var"], pick["n"], confidence
     )
-    p_holm = holm_adjust(result["p_value"])
+    p_holm = np.full(len(rows), np.nan)
+    guardrail = np.array([metric in guardrails for _, metric in rows], dtype=bool)
+    for family in (guardrail, ~guardrail):
+        p_holm[family] = holm_adjust(result["p_value"][family])
     table = pd.DataFrame(
         {
             "treatment": [name for name, _ in rows],

@@ -97,3 +97,28 @@ def test_missing_or_empty_log_dir_is_an_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "events-h-1-0-00000.jsonl").write_text(json.dumps({"torn": "line"})[:5])
     assert report_command(tmp_path, None, "C", None, None) == 2
     assert "no readable events" in capsys.readouterr().err
+
+
+def test_report_counts_skips_at_the_services_good_time(effect_logs, monkeypatch, capsys) -> None:
+    log_dir, tracks, _ = effect_logs
+
+    def skip_rates(good_time: str) -> str:
+        monkeypatch.setenv("BOTIFY_GOOD_TIME", good_time)
+        assert main(["report", "--logs", str(log_dir), "--tracks", str(tracks)]) == 0
+        return next(r for r in capsys.readouterr().out.splitlines() if r.startswith("| skip_rate"))
+
+    def rates(row: str) -> list[float]:
+        return [float(cell.strip(" %")) for cell in row.strip("|").split("|")[1:]]
+
+    assert all(
+        low < high
+        for low, high in zip(rates(skip_rates("0.3")), rates(skip_rates("0.9")), strict=True)
+    )
+
+
+def test_report_names_a_broken_service_setting(effect_logs, monkeypatch, capsys) -> None:
+    log_dir, _, _ = effect_logs
+    monkeypatch.setenv("BOTIFY_GOOD_TIME", "half")
+
+    assert main(["report", "--logs", str(log_dir)]) == 2
+    assert "error:" in capsys.readouterr().err

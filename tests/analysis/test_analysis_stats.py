@@ -105,3 +105,33 @@ def test_compare_treatments_flags_only_the_real_effect() -> None:
     assert time_t2["effect"] == pytest.approx(
         100 * (time_t2["treatment_mean"] / time_t2["control_mean"] - 1)
     )
+
+
+def test_guardrail_metrics_are_holm_adjusted_apart_from_the_outcomes() -> None:
+    rng = np.random.default_rng(5)
+    users = pd.Index(range(600), name="user")
+    treatments = pd.Series(np.array(["C", "T1"])[np.arange(600) % 2], index=users)
+    treated = (treatments == "T1").to_numpy()
+    metrics = pd.DataFrame(
+        {
+            "time": rng.normal(10.0, 3.0, 600) + 0.7 * treated,
+            "sessions": rng.normal(3.0, 1.0, 600),
+            "latency": rng.normal(1.0, 0.1, 600),
+        },
+        index=users,
+    )
+    names = ["time", "sessions", "latency"]
+
+    together = compare_treatments(metrics, treatments, "C", ["T1"], names).set_index("metric")
+    apart = compare_treatments(
+        metrics, treatments, "C", ["T1"], names, guardrails=["latency"]
+    ).set_index("metric")
+
+    p_time = apart.loc["time", "p_value"]
+    assert p_time < 0.01 and apart.loc["latency", "p_value"] > p_time
+    # In one family the latency comparison is one more test, so the time effect's
+    # adjusted p-value would depend on it (and on its noise) ...
+    assert together.loc["time", "p_holm"] == pytest.approx(3 * p_time)
+    # ... apart, the outcomes are adjusted among themselves, the latency on its own.
+    assert apart.loc["time", "p_holm"] == pytest.approx(2 * p_time)
+    assert apart.loc["latency", "p_holm"] == apart.loc["latency", "p_value"]
