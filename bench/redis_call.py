@@ -20,7 +20,7 @@ import redis
 
 from botify.redis_script import ThreadLocalScript
 from botify.redis_server import RedisServer
-from botify.user_state import _LISTEN_LUA, state_keys
+from botify.user_state import LISTEN_LUA, state_keys
 
 ARGS = [123, "0.5", "Artist 12", "0.5", 3, 86400, "0", "0"]
 
@@ -44,8 +44,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as server:
         client = redis.Redis.from_url(server.url, socket_timeout=0.5)
-        pooled = client.register_script(_LISTEN_LUA)
-        own = ThreadLocalScript(client, _LISTEN_LUA)
+        pooled = client.register_script(LISTEN_LUA)
+        own = ThreadLocalScript(client, LISTEN_LUA)
         ways = {
             "redis-py Script (pool)": lambda i: pooled(keys=state_keys(i % 1000), args=ARGS),
             "ThreadLocalScript": lambda i: own(state_keys(i % 1000), ARGS),

@@ -17,7 +17,7 @@ import redis
 from botify.config import Config
 from botify.redis_script import ThreadLocalScript
 
-_LISTEN_LUA = (Path(__file__).parent / "listen.lua").read_text()
+LISTEN_LUA = (Path(__file__).parent / "listen.lua").read_text()
 
 
 def state_keys(user: int) -> list[str]:
@@ -59,10 +59,10 @@ class UserStateStore:
         self.client = client
         self.config = config
         if isinstance(client, redis.RedisCluster):
-            script = client.register_script(_LISTEN_LUA)
+            script = client.register_script(LISTEN_LUA)
             self._script = lambda keys, args: script(keys=keys, args=args)
         else:
-            self._script = ThreadLocalScript(client, _LISTEN_LUA)
+            self._script = ThreadLocalScript(client, LISTEN_LUA)
 
     def _listen(
         self, user: int, track: int, time: float, artist: str, last: bool, want_played: bool
