@@ -53,10 +53,12 @@ class ThreadLocalScript:
 
     def _run(self, connection: AbstractConnection, keys: Sequence[str], args: Sequence[object]):
         try:
-            connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
-            return connection.read_response()
+            return self._evalsha(connection, keys, args)
         except redis.exceptions.NoScriptError:
             connection.send_command("SCRIPT", "LOAD", self._source)
             connection.read_response()
-            connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
-            return connection.read_response()
+            return self._evalsha(connection, keys, args)
+
+    def _evalsha(self, connection: AbstractConnection, keys: Sequence[str], args: Sequence[object]):
+        connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        return connection.read_response()
