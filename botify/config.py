@@ -1,34 +1,90 @@
 """Service configuration, read from ``BOTIFY_*`` environment variables.
 
 Every setting has a local default so that ``botify serve`` works on a laptop with no
-set-up; the README's configuration table lists them all.
+set-up; the README's configuration table lists them all. Each default is written once, as
+the ``Config`` field's default: ``from_env`` falls back to it for an unset variable.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_EXPERIMENTS = {"AB": {"C": "contextual", "T1": "anchor"}}
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+TRUE, FALSE = ("1", "true", "yes"), ("0", "false", "no", "")
 
 
 def _parse_experiments(raw: str) -> dict[str, dict[str, str]]:
     """Parse ``BOTIFY_EXPERIMENTS``: JSON ``{"NAME": {"C": "recommender", "T1": ...}}``."""
-    experiments = json.loads(raw)
+    try:
+        experiments = json.loads(raw)
+    except ValueError as e:
+        raise ValueError(f"BOTIFY_EXPERIMENTS must be JSON, got {raw!r} ({e})") from None
     if not isinstance(experiments, dict) or not experiments:
         raise ValueError("BOTIFY_EXPERIMENTS must be a non-empty JSON object")
     for name, arms in experiments.items():
         if not isinstance(arms, dict) or "C" not in arms:
-            raise ValueError(f"experiment {name!r} needs a treatment map with a control 'C'")
+            raise ValueError(
+                f"BOTIFY_EXPERIMENTS: experiment {name!r} needs a treatment map with a control 'C'"
+            )
         if not all(isinstance(v, str) for v in arms.values()):
-            raise ValueError(f"experiment {name!r}: every treatment maps to a recommender name")
+            raise ValueError(
+                f"BOTIFY_EXPERIMENTS: experiment {name!r}: every treatment maps to a recommender"
+            )
     return experiments
+
+
+def _parse_bool(raw: str) -> bool:
+    if raw.strip().lower() in TRUE:
+        return True
+    if raw.strip().lower() in FALSE:
+        return False
+    raise ValueError("must be 1/true/yes or 0/false/no")
+
+
+def _number(kind: type, what: str) -> Callable[[str], object]:
+    def parse(raw: str) -> object:
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ValueError(f"must be {what}") from None
+
+    return parse
+
+
+# Field → (variable, parser of its text). BOTIFY_EXPERIMENT is read apart: its default is
+# the first experiment of BOTIFY_EXPERIMENTS, whatever that is.
+VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "redis_url": ("BOTIFY_REDIS_URL", lambda raw: raw or None),
+    "redis_cluster": ("BOTIFY_REDIS_CLUSTER", _parse_bool),
+    "redis_dir": ("BOTIFY_REDIS_DIR", Path),
+    "data_dir": ("BOTIFY_DATA_DIR", Path),
+    "log_dir": ("BOTIFY_LOG_DIR", Path),
+    "experiments": ("BOTIFY_EXPERIMENTS", _parse_experiments),
+    "seed": ("BOTIFY_SEED", _number(int, "an integer")),
+    "good_time": ("BOTIFY_GOOD_TIME", _number(float, "a number")),
+    "max_fails": ("BOTIFY_MAX_FAILS", _number(int, "an integer")),
+    "state_ttl_s": ("BOTIFY_STATE_TTL_S", _number(int, "an integer")),
+    "toppop_n": ("BOTIFY_TOPPOP_N", _number(int, "an integer")),
+    "log_max_bytes": ("BOTIFY_LOG_MAX_BYTES", _number(int, "an integer")),
+    "redis_timeout_s": ("BOTIFY_REDIS_TIMEOUT_S", _number(float, "a number")),
+    "deploy_check_s": ("BOTIFY_DEPLOY_CHECK_S", _number(float, "a number")),
+}
+
+
+def _read(variable: str, parse: Callable[[str], object]) -> object:
+    raw = os.environ[variable]
+    try:
+        return parse(raw)
+    except ValueError as e:
+        message = str(e)
+        # Parsers that already name the variable say more than "must be ...".
+        if variable in message:
+            raise
+        raise ValueError(f"{variable} {message}, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -45,6 +101,8 @@ class Config:
     )
     experiment: str = "AB"
     seed: int = 0
+    # A listen at least this long is good: the anchor's rule, the report's skips and the
+    # offline evaluation's pairs all use it.
     good_time: float = 0.5
     max_fails: int = 3
     state_ttl_s: int = 30 * 24 * 3600
@@ -55,30 +113,27 @@ class Config:
 
     @classmethod
     def from_env(cls) -> Config:
-        """Build the configuration from the process environment."""
-        experiments = _parse_experiments(
-            _env("BOTIFY_EXPERIMENTS", json.dumps(DEFAULT_EXPERIMENTS))
-        )
-        experiment = _env("BOTIFY_EXPERIMENT", next(iter(experiments)))
+        """Build the configuration from the process environment.
+
+        An unset variable takes the field's default; one that does not parse is a
+        ``ValueError`` naming the variable.
+        """
+        values = {
+            name: _read(variable, parse)
+            for name, (variable, parse) in VARIABLES.items()
+            if variable in os.environ
+        }
+        experiments = values.get("experiments") or _default("experiments")
+        experiment = os.environ.get("BOTIFY_EXPERIMENT", next(iter(experiments)))
         if experiment not in experiments:
             raise ValueError(
                 f"BOTIFY_EXPERIMENT={experiment!r} is not one of BOTIFY_EXPERIMENTS "
                 f"({', '.join(experiments)})"
             )
-        return cls(
-            redis_url=os.environ.get("BOTIFY_REDIS_URL") or None,
-            redis_cluster=_env("BOTIFY_REDIS_CLUSTER", "0").lower() in ("1", "true", "yes"),
-            redis_dir=Path(_env("BOTIFY_REDIS_DIR", "data/redis")),
-            data_dir=Path(_env("BOTIFY_DATA_DIR", "data/world")),
-            log_dir=Path(_env("BOTIFY_LOG_DIR", "logs")),
-            experiments=experiments,
-            experiment=experiment,
-            seed=int(_env("BOTIFY_SEED", "0")),
-            good_time=float(_env("BOTIFY_GOOD_TIME", "0.5")),
-            max_fails=int(_env("BOTIFY_MAX_FAILS", "3")),
-            state_ttl_s=int(_env("BOTIFY_STATE_TTL_S", str(30 * 24 * 3600))),
-            toppop_n=int(_env("BOTIFY_TOPPOP_N", "100")),
-            log_max_bytes=int(_env("BOTIFY_LOG_MAX_BYTES", str(64 * 1024 * 1024))),
-            redis_timeout_s=float(_env("BOTIFY_REDIS_TIMEOUT_S", "0.5")),
-            deploy_check_s=float(_env("BOTIFY_DEPLOY_CHECK_S", "1.0")),
-        )
+        return cls(**values, experiment=experiment)
+
+
+def _default(name: str) -> object:
+    """The default of ``Config``'s field ``name``."""
+    spec = next(f for f in fields(Config) if f.name == name)
+    return spec.default_factory() if spec.default_factory is not MISSING else spec.default

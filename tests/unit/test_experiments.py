@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections import Counter
 
 import pytest
@@ -70,4 +72,27 @@ def test_config_rejects_bad_experiments(monkeypatch, experiments, active, words)
     monkeypatch.setenv("BOTIFY_EXPERIMENT", active)
 
     with pytest.raises(ValueError, match=words):
+        Config.from_env()
+
+
+def test_unset_variables_take_the_config_defaults(monkeypatch):
+    for variable in [v for v in os.environ if v.startswith("BOTIFY_")]:
+        monkeypatch.delenv(variable)
+
+    assert Config.from_env() == Config()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BOTIFY_SEED", "abc", "BOTIFY_SEED must be an integer, got 'abc'"),
+        ("BOTIFY_GOOD_TIME", "half", "BOTIFY_GOOD_TIME must be a number, got 'half'"),
+        ("BOTIFY_REDIS_CLUSTER", "maybe", "BOTIFY_REDIS_CLUSTER must be 1/true/yes or 0/false/no"),
+        ("BOTIFY_EXPERIMENTS", "{", "BOTIFY_EXPERIMENTS must be JSON"),
+    ],
+)
+def test_an_unparsable_variable_is_an_error_naming_it(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ValueError, match=re.escape(message)):
         Config.from_env()
