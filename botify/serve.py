@@ -25,7 +25,7 @@ class GunicornApp(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from botify.app import create_app
+        from botify.web import create_app
 
         return create_app()
 

@@ -10,10 +10,10 @@ import pytest
 import redis
 from worlds import write_jsonl
 
-from botify.app import create_app
 from botify.deployment import activate, publish
 from botify.redis_server import connect
 from botify.user_state import UserStateStore, state_keys
+from botify.web import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, settings
 from worlds import tiny_tracks, write_jsonl
 
 from botify.eventlog import read_events
-from botify.openapi import openapi_document
 from botify.service_process import ServiceProcess
+from botify.web.openapi import openapi_document
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from traffic import Answer, Traffic
 from worlds import tiny_tracks
 
 from botify.eventlog import ReadStats, read_events
-from botify.service import DEGRADED
+from botify.web.service import DEGRADED
 
 pytestmark = pytest.mark.integration
 

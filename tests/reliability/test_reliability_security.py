@@ -12,10 +12,10 @@ import pytest
 import redis
 import requests
 
-from botify.app import MAX_BODY_BYTES, create_app
 from botify.eventlog import read_events
 from botify.recommenders import Recommendation, Request
 from botify.redis_server import RedisServer, connect
+from botify.web.app import MAX_BODY_BYTES, create_app
 
 REPO = Path(__file__).resolve().parents[2]
 # Deserialisers that can run code from data: pickle and its relatives, and numpy's opt-in.

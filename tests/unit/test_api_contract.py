@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from botify.app import create_app
 from botify.eventlog import read_events
+from botify.web import create_app
 
 GOOD = {"track": 3, "time": 0.5}
 

@@ -8,9 +8,9 @@ from flask import Blueprint, current_app, request
 from flask_restful import Api, Resource
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from botify.openapi import openapi_document
-from botify.service import Service
-from botify.validation import InvalidRequest, parse_listen, validate_user
+from botify.web.openapi import openapi_document
+from botify.web.service import Service
+from botify.web.validation import InvalidRequest, parse_listen, validate_user
 
 blueprint = Blueprint("api", __name__)
 api = Api(blueprint)

@@ -8,14 +8,14 @@ import redis
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from botify.api import blueprint
 from botify.catalog import load_catalog
 from botify.config import Config
 from botify.deployment import KEY_FIELDS
 from botify.eventlog import EventLog
 from botify.live import DeployedLists
 from botify.redis_server import connect, resolve_redis_url
-from botify.service import Service
+from botify.web.resources import blueprint
+from botify.web.service import Service
 
 MAX_BODY_BYTES = 64 * 1024
 
