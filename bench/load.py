@@ -29,8 +29,9 @@ from pathlib import Path
 from botify.catalog import load_catalog
 from botify.config import Config
 from botify.deployment import publish
-from botify.redis_server import RedisServer, connect
+from botify.redis_server import RedisServer
 from botify.service_process import ServiceProcess
+from botify.state.client import connect
 
 POST_SCRIPT = """
 math.randomseed(42)

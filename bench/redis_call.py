@@ -1,6 +1,6 @@
 """Client CPU and wall time of one state-script call: redis-py's pooled Script vs ThreadLocalScript.
 
-The same Lua script (botify/listen.lua) and arguments, against a real redis-server on
+The same Lua script (botify/state/listen.lua) and arguments, against a real redis-server on
 loopback, one thread; rounds alternate between the two ways so that the machine's drift
 hits both. Prints the median over rounds of microseconds per call.
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import redis
 
-from botify.redis_script import ThreadLocalScript
 from botify.redis_server import RedisServer
-from botify.user_state import LISTEN_LUA, state_keys
+from botify.state.script import ThreadLocalScript
+from botify.state.store import LISTEN_LUA, state_keys
 
 ARGS = [123, "0.5", "Artist 12", "0.5", 3, 86400, "0", "0"]
 

@@ -23,7 +23,7 @@ import redis
 from botify.catalog import Catalog, CatalogError, load_catalog
 from botify.config import Config
 from botify.lists import ListsError, load_lists
-from botify.redis_server import connect, resolve_redis_url
+from botify.state.client import connect, resolve_redis_url
 
 KEY_FIELDS = {"contextual": "track", "indexed": "user"}
 

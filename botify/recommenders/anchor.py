@@ -1,7 +1,7 @@
 """The seed's "anchor" recommender (SPEC §4.7) and its variants (§4.8, §4.9).
 
 Steps 1–3 of §4.7 (artist rating, last good track, fails, best track, the anchor choice)
-run inside the atomic Redis script (``botify/listen.lua``); what arrives here is their
+run inside the atomic Redis script (``botify/state/listen.lua``); what arrives here is their
 result in ``request.state``. This module does steps 4–5: the candidates from the anchor's
 i2i list, else the favourite artist's tracks except the user's last one of that artist,
 and the pick among them.

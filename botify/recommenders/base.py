@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from botify.user_state import UserState
+from botify.state.store import UserState
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from botify.config import Config
 from botify.deployment import KEY_FIELDS
 from botify.eventlog import EventLog
 from botify.live import DeployedLists
-from botify.redis_server import connect, resolve_redis_url
+from botify.state.client import connect, resolve_redis_url
 from botify.web.resources import blueprint
 from botify.web.service import Service
 

@@ -20,7 +20,7 @@ from botify.experiments import Experiment, assignments
 from botify.live import ActiveExperiment, DeployedLists, Poller
 from botify.recommenders import Recommendation, Recommender, Request, build_recommenders
 from botify.rng import request_rng
-from botify.user_state import UserState, UserStateStore
+from botify.state.store import UserState, UserStateStore
 
 log = logging.getLogger(__name__)
 

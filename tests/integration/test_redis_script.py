@@ -10,8 +10,8 @@ import threading
 import pytest
 import redis
 
-from botify.redis_script import ThreadLocalScript
 from botify.redis_server import RedisServer
+from botify.state.script import ThreadLocalScript
 
 ECHO = "return ARGV[1]"
 

@@ -12,8 +12,8 @@ from traffic import Traffic
 from worlds import tiny_tracks, write_jsonl
 
 from botify.eventlog import read_events
-from botify.redis_server import URL_FILE
 from botify.service_process import ServiceProcess
+from botify.state.client import URL_FILE
 
 pytestmark = pytest.mark.integration
 

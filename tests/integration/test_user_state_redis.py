@@ -11,8 +11,8 @@ import redis
 from worlds import write_jsonl
 
 from botify.deployment import activate, publish
-from botify.redis_server import connect
-from botify.user_state import UserStateStore, state_keys
+from botify.state.client import connect
+from botify.state.store import UserStateStore, state_keys
 from botify.web import create_app
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,8 @@ import requests
 
 from botify.eventlog import read_events
 from botify.recommenders import Recommendation, Request
-from botify.redis_server import RedisServer, connect
+from botify.redis_server import RedisServer
+from botify.state.client import connect
 from botify.web.app import MAX_BODY_BYTES, create_app
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from worlds import tiny_tracks, write_jsonl
 from botify.catalog import build_catalog
 from botify.lists import load_lists
 from botify.recommenders import Request, build_recommenders
-from botify.user_state import UserStateStore, state_keys
+from botify.state.store import UserStateStore, state_keys
 
 USER = 42
 # Artist 0 owns tracks 0..9, artist 1 owns 10..19, ...; track 200 is a one-track artist.

@@ -12,7 +12,8 @@ from worlds import with_experiment
 
 from botify.deployment import activate
 from botify.eventlog import read_events
-from botify.redis_server import connect, free_port
+from botify.redis_server import free_port
+from botify.state.client import connect
 from botify.web import create_app
 
 SESSION = [(3, 1.0), (40, 0.8), (41, 0.2), (77, 0.1), (120, 0.9)]

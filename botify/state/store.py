@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 
 from botify.config import Config
-from botify.redis_script import ThreadLocalScript
+from botify.state.script import ThreadLocalScript
 
 LISTEN_LUA = (Path(__file__).parent / "listen.lua").read_text()
 
