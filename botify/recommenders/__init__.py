@@ -1,37 +1,10 @@
-"""Recommenders by name: what an experiment's treatment map refers to."""
+"""Next-track recommenders (SPEC §4), from what they are given to what serves a name:
 
-from __future__ import annotations
-
-from botify.catalog import Catalog
-from botify.config import Config
-from botify.recommenders.anchor import AnchorRecommender, FreshAnchorRecommender, most_popular
-from botify.recommenders.base import Recommendation, Recommender, Request
-from botify.recommenders.baselines import (
-    ListRecommender,
-    ListsSource,
-    RandomRecommender,
-    StickyArtistRecommender,
-    TopPopRecommender,
-)
-
-__all__ = ["Recommendation", "Recommender", "Request", "build_recommenders"]
-
-
-def build_recommenders(
-    catalog: Catalog, contextual: ListsSource, indexed: ListsSource, config: Config
-) -> dict[str, Recommender]:
-    """Every recommender the service offers, keyed by the name experiments use."""
-    fallback = RandomRecommender(catalog)
-    recommenders: list[Recommender] = [
-        fallback,
-        TopPopRecommender(catalog, config.toppop_n),
-        StickyArtistRecommender(catalog, fallback),
-        ListRecommender("indexed", indexed, by_user=True, fallback=fallback),
-        ListRecommender("contextual", contextual, by_user=False, fallback=fallback),
-        AnchorRecommender(catalog, contextual, fallback),
-        AnchorRecommender(
-            catalog, contextual, fallback, name="anchor_popular", choose=most_popular(catalog)
-        ),
-        FreshAnchorRecommender(catalog, contextual, fallback),
-    ]
-    return {r.name: r for r in recommenders}
+- ``base``: ``Request`` (user, track, time, rng, state), ``Recommendation`` and the
+  ``Recommender`` protocol.
+- ``rng``: the per-request random generator, reproducible from the seed and the request.
+- ``baselines``: random (also everyone's fallback), toppop, sticky_artist, and the list
+  recommenders (contextual, indexed).
+- ``anchor``: the seed's anchor (§4.7) and its variants anchor_popular and anchor_fresh.
+- ``registry``: ``build_recommenders``, every recommender by the name experiments use.
+"""

@@ -18,8 +18,9 @@ from botify.config import Config
 from botify.eventlog import EventLog
 from botify.experiments import Experiment, assignments
 from botify.live import ActiveExperiment, DeployedLists, Poller
-from botify.recommenders import Recommendation, Recommender, Request, build_recommenders
-from botify.rng import request_rng
+from botify.recommenders.base import Recommendation, Recommender, Request
+from botify.recommenders.registry import build_recommenders
+from botify.recommenders.rng import request_rng
 from botify.state.store import UserState, UserStateStore
 
 log = logging.getLogger(__name__)

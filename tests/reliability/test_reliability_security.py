@@ -13,7 +13,7 @@ import redis
 import requests
 
 from botify.eventlog import read_events
-from botify.recommenders import Recommendation, Request
+from botify.recommenders.base import Recommendation, Request
 from botify.redis_server import RedisServer
 from botify.state.client import connect
 from botify.web.app import MAX_BODY_BYTES, create_app

@@ -9,7 +9,8 @@ from worlds import tiny_tracks, write_jsonl
 
 from botify.catalog import build_catalog
 from botify.lists import load_lists
-from botify.recommenders import Request, build_recommenders
+from botify.recommenders.base import Request
+from botify.recommenders.registry import build_recommenders
 from botify.state.store import UserStateStore, state_keys
 
 USER = 42
