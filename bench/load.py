@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from botify.catalog import load_catalog
 from botify.config import Config
+from botify.data.catalog import load_catalog
 from botify.deployment import publish
 from botify.redis_server import RedisServer
 from botify.service_process import ServiceProcess

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from botify.lists import content_version
+from botify.data.lists import content_version
 from botify.redis_server import RedisServer
 from botify.service_process import ServiceProcess
 

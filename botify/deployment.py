@@ -20,9 +20,9 @@ from pathlib import Path
 
 import redis
 
-from botify.catalog import Catalog, CatalogError, load_catalog
 from botify.config import Config
-from botify.lists import ListsError, load_lists
+from botify.data.catalog import Catalog, CatalogError, load_catalog
+from botify.data.lists import ListsError, load_lists
 from botify.state.client import connect, resolve_redis_url
 
 KEY_FIELDS = {"contextual": "track", "indexed": "user"}

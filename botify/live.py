@@ -17,8 +17,9 @@ from typing import Protocol
 
 import redis
 
-from botify.catalog import Catalog
 from botify.config import Config
+from botify.data.catalog import Catalog
+from botify.data.lists import ListsError, RecommendationLists, load_lists
 from botify.deployment import (
     ACTIVE_EXPERIMENT_KEY,
     KEY_FIELDS,
@@ -26,7 +27,6 @@ from botify.deployment import (
     deploy_key,
     deployed_file,
 )
-from botify.lists import ListsError, RecommendationLists, load_lists
 
 log = logging.getLogger(__name__)
 

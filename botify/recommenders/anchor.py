@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from botify.catalog import Catalog
-from botify.lists import RecommendationLists
+from botify.data.catalog import Catalog
+from botify.data.lists import RecommendationLists
 from botify.recommenders.base import Recommendation, Request, pick
 from botify.recommenders.baselines import ListsSource, RandomRecommender
 

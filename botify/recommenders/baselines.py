@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from botify.catalog import Catalog
-from botify.lists import RecommendationLists
+from botify.data.catalog import Catalog
+from botify.data.lists import RecommendationLists
 from botify.recommenders.base import Recommendation, Request, pick
 
 ListsSource = Callable[[], RecommendationLists | None]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from botify.catalog import Catalog
 from botify.config import Config
+from botify.data.catalog import Catalog
 from botify.recommenders.anchor import AnchorRecommender, FreshAnchorRecommender, most_popular
 from botify.recommenders.base import Recommender
 from botify.recommenders.baselines import (

@@ -8,8 +8,8 @@ import redis
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from botify.catalog import load_catalog
 from botify.config import Config
+from botify.data.catalog import load_catalog
 from botify.deployment import KEY_FIELDS
 from botify.eventlog import EventLog
 from botify.live import DeployedLists

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import redis
 
-from botify.catalog import Catalog
 from botify.config import Config
+from botify.data.catalog import Catalog
 from botify.eventlog import EventLog
 from botify.experiments import Experiment, assignments
 from botify.live import ActiveExperiment, DeployedLists, Poller

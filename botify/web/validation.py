@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from botify.catalog import Catalog
+from botify.data.catalog import Catalog
 
 MAX_ID = 2**63 - 1
 LISTEN_FIELDS = ("track", "time")

@@ -7,8 +7,8 @@ import random
 import pytest
 from worlds import tiny_tracks, write_jsonl
 
-from botify.catalog import build_catalog
-from botify.lists import load_lists
+from botify.data.catalog import build_catalog
+from botify.data.lists import load_lists
 from botify.recommenders.base import Request
 from botify.recommenders.registry import build_recommenders
 from botify.state.store import UserStateStore, state_keys

@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 from worlds import tiny_tracks, write_jsonl
 
-from botify.catalog import build_catalog
+from botify.data.catalog import build_catalog
+from botify.data.lists import ListsError, load_lists
 from botify.deployment import ACTIVE_EXPERIMENT_KEY, activate, deploy_key, publish, roll_back
-from botify.lists import ListsError, load_lists
 from botify.live import ActiveExperiment, DeployedLists, Poller
 
 CATALOG = build_catalog(tiny_tracks())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from botify.catalog import Catalog
+from botify.data.catalog import Catalog
 
 _EMPTY = np.empty(0, dtype=np.int32)
 
