@@ -1,7 +1,7 @@
 """A/A validity of the report's significance flag: many random re-splits of the same logs.
 
 Each A/A "experiment" re-assigns every user with the SPEC's assignment function
-(``botify.experiments.treatment_index``) under a fresh name, so no treatment differs and
+(``botify.rollout.experiments.treatment_index``) under a fresh name, so no treatment differs and
 every significant result is a false positive. Printed per metric: the rate of raw
 p < 0.05 (expected about 5%) and of the report's flag (Holm-adjusted over metrics, so
 each metric's rate and the rate of "any metric flagged" should be at most about 5%), with
@@ -34,7 +34,7 @@ from botify.analysis.sessions import (
     user_metrics,
 )
 from botify.analysis.stats import compare_treatments
-from botify.experiments import treatment_index, treatment_names
+from botify.rollout.experiments import treatment_index, treatment_names
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "analysis"))
 from synthetic_ab_logs import SyntheticExperiment, generate, write_logs  # noqa: E402

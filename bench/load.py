@@ -28,8 +28,8 @@ from pathlib import Path
 
 from botify.config import Config
 from botify.data.catalog import load_catalog
-from botify.deployment import publish
 from botify.redis_server import RedisServer
+from botify.rollout.deploy import publish
 from botify.service_process import ServiceProcess
 from botify.state.client import connect
 

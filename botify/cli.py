@@ -26,13 +26,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from botify.deployment import deploy_command
+    from botify.rollout.commands import deploy_command
 
     return deploy_command(kind=args.kind, file=args.file, rollback=args.rollback)
 
 
 def _activate(args: argparse.Namespace) -> int:
-    from botify.deployment import activate_command
+    from botify.rollout.commands import activate_command
 
     return activate_command(args.experiment)
 

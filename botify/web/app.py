@@ -10,9 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from botify.config import Config
 from botify.data.catalog import load_catalog
-from botify.deployment import KEY_FIELDS
 from botify.eventlog import EventLog
-from botify.live import DeployedLists
+from botify.rollout.follow import DeployedLists
+from botify.rollout.keys import KEY_FIELDS
 from botify.state.client import connect, resolve_redis_url
 from botify.web.resources import blueprint
 from botify.web.service import Service

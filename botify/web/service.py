@@ -16,11 +16,11 @@ import redis
 from botify.config import Config
 from botify.data.catalog import Catalog
 from botify.eventlog import EventLog
-from botify.experiments import Experiment, assignments
-from botify.live import ActiveExperiment, DeployedLists, Poller
 from botify.recommenders.base import Recommendation, Recommender, Request
 from botify.recommenders.registry import build_recommenders
 from botify.recommenders.rng import request_rng
+from botify.rollout.experiments import Experiment, assignments
+from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller
 from botify.state.store import UserState, UserStateStore
 
 log = logging.getLogger(__name__)

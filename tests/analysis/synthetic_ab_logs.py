@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from botify.experiments import treatment_index
+from botify.rollout.experiments import treatment_index
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 import redis
 from worlds import write_jsonl
 
-from botify.deployment import activate, publish
+from botify.rollout.deploy import activate, publish
 from botify.state.client import connect
 from botify.state.store import UserStateStore, state_keys
 from botify.web import create_app

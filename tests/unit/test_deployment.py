@@ -12,8 +12,9 @@ from worlds import tiny_tracks, write_jsonl
 
 from botify.data.catalog import build_catalog
 from botify.data.lists import ListsError, load_lists
-from botify.deployment import ACTIVE_EXPERIMENT_KEY, activate, deploy_key, publish, roll_back
-from botify.live import ActiveExperiment, DeployedLists, Poller
+from botify.rollout.deploy import activate, publish, roll_back
+from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller
+from botify.rollout.keys import ACTIVE_EXPERIMENT_KEY, deploy_key
 
 CATALOG = build_catalog(tiny_tracks())
 

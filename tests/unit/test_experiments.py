@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from botify.config import Config
-from botify.experiments import Experiment, assignments, treatment_index
+from botify.rollout.experiments import Experiment, assignments, treatment_index
 
 
 def test_assignment_matches_the_course_hash():

@@ -10,9 +10,9 @@ import pytest
 import redis
 from worlds import with_experiment
 
-from botify.deployment import activate
 from botify.eventlog import read_events
 from botify.redis_server import free_port
+from botify.rollout.deploy import activate
 from botify.state.client import connect
 from botify.web import create_app
 

@@ -20,7 +20,7 @@ import redis
 from botify.config import Config
 from botify.data.catalog import Catalog
 from botify.data.lists import ListsError, RecommendationLists, load_lists
-from botify.deployment import (
+from botify.rollout.keys import (
     ACTIVE_EXPERIMENT_KEY,
     KEY_FIELDS,
     decode,

@@ -1,0 +1,30 @@
+"""The control plane's layout: where deployed versions and the active experiment live.
+
+The Redis list ``botify:deployed:<kind>`` holds a kind's deployed versions, newest first:
+its head is what every worker serves, the rest is the history ``--rollback`` returns to.
+A version's lists are stored as ``<data dir>/deployed/<kind>-<version>.jsonl``. The key
+``botify:experiment:active`` names the experiment being served. ``botify.rollout.deploy``
+writes them; ``botify.rollout.follow`` is how every worker reads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+KEY_FIELDS = {"contextual": "track", "indexed": "user"}
+ACTIVE_EXPERIMENT_KEY = "botify:experiment:active"
+
+
+def deploy_key(kind: str) -> str:
+    """The Redis list whose head is ``kind``'s deployed version."""
+    return f"botify:deployed:{kind}"
+
+
+def deployed_file(data_dir: Path, kind: str, version: str) -> Path:
+    """Where the lists of ``kind`` at ``version`` are stored."""
+    return Path(data_dir) / "deployed" / f"{kind}-{version}.jsonl"
+
+
+def decode(value: bytes | str | None) -> str | None:
+    """A Redis reply as ``str`` (None stays None)."""
+    return value.decode() if isinstance(value, bytes) else value
