@@ -25,15 +25,10 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from botify.analysis.assignment import user_treatments
-from botify.analysis.loading import load_events
-from botify.analysis.sessions import (
-    GUARDRAIL_METRICS,
-    METRICS,
-    session_table,
-    sessionize,
-    user_metrics,
-)
+from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, user_metrics
 from botify.analysis.stats import compare_treatments
+from botify.logs.reader import load_events
+from botify.logs.sessions import session_table, sessionize
 from botify.rollout.experiments import treatment_index, treatment_names
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "analysis"))

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from load import deployed_world
 
-from botify.eventlog import ReadStats, read_events
+from botify.logs.reader import ReadStats, read_events
 from botify.redis_server import RedisServer
 from botify.service_process import ServiceProcess
 

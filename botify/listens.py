@@ -1,7 +1,7 @@
 """Listens for training: who listened to which track, how long, in which session.
 
 Each logged event carries the track the user has just listened to and the fraction listened
-(SPEC §6). Sessions are the analysis's (``botify.analysis.sessions.sessionize``, SPEC §7), so
+(SPEC §6). Sessions are the analysis's (``botify.logs.sessions.sessionize``, SPEC §7), so
 offline evaluation and A/B reports agree on what a session is.
 """
 
@@ -52,7 +52,7 @@ class Listens:
 
 
 def listens_from_sessions(sessionized: pd.DataFrame) -> Listens:
-    """The listens of events sessionized by ``botify.analysis.sessions.sessionize``."""
+    """The listens of events sessionized by ``botify.logs.sessions.sessionize``."""
     return Listens(
         session=sessionized["session_id"].to_numpy(dtype=np.int64),
         track=sessionized["track"].to_numpy(dtype=np.int64),

@@ -30,10 +30,9 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from botify import offline_eval
-from botify.analysis.loading import load_events
-from botify.analysis.sessions import sessionize
-from botify.eventlog import FILE_GLOB, ReadStats, log_files
 from botify.listens import Listens, listens_from_sessions
+from botify.logs.reader import FILE_GLOB, ReadStats, load_events, log_files
+from botify.logs.sessions import sessionize
 
 FACTORS = 64
 REGULARIZATION = 0.05

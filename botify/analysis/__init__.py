@@ -1,10 +1,10 @@
-"""A/B analysis of botify's event logs: sessions, per-user metrics, statistics, report.
+"""A/B analysis of botify's event logs: per-user metrics, statistics, diagnostics, report.
 
-Modules, in the order the data flows through them:
+The events come from ``botify.logs`` (``reader.load_events``, ``sessions.sessionize``),
+shared with training. Modules, in the order the data flows through them:
 
-- ``loading``: event-log directory → events frame (+ each event's experiment treatments).
 - ``assignment``: which treatment each user is in, for one experiment.
-- ``sessions``: sessionize events (SPEC §7) and compute per-user metrics.
+- ``metrics``: per-user metrics of sessionized events (SPEC §7).
 - ``stats``: Welch and delta-method confidence intervals, Holm correction, comparisons.
 - ``checks``: sample-ratio mismatch and the p99 latency guardrail.
 - ``diagnostics``: repeat, same-artist and skip rates, coverage, fallbacks per treatment.

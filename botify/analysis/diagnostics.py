@@ -17,6 +17,9 @@ outcome), the same population as the session metrics:
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +38,17 @@ DIAGNOSTIC_COLUMNS = (
     "coverage",
     "mean_candidates",
 )
+
+
+def load_track_artists(tracks_path: Path) -> pd.Series:
+    """Map track id → artist name from a catalog ``tracks.jsonl``."""
+    tracks: dict[int, str] = {}
+    with open(tracks_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                record = json.loads(line)
+                tracks[int(record["track"])] = str(record["artist"])
+    return pd.Series(tracks, name="artist", dtype="object").sort_index()
 
 
 def listened_recommendations(

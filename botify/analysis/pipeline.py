@@ -14,15 +14,10 @@ from botify.analysis.assignment import (
 )
 from botify.analysis.checks import SampleRatioCheck, latency_guardrail, sample_ratio_mismatch
 from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
-from botify.analysis.loading import EventLogFrame
-from botify.analysis.sessions import (
-    GUARDRAIL_METRICS,
-    METRICS,
-    session_table,
-    sessionize,
-    user_metrics,
-)
+from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, user_metrics
 from botify.analysis.stats import compare_treatments
+from botify.logs.reader import EventLogFrame
+from botify.logs.sessions import session_table, sessionize
 
 
 @dataclass(frozen=True)

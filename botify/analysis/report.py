@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from botify.analysis.loading import load_events, load_track_artists
+from botify.analysis.diagnostics import load_track_artists
+from botify.analysis.metrics import GUARDRAIL_METRICS
 from botify.analysis.pipeline import AbAnalysis, analyze_experiment, default_experiment
 from botify.analysis.plot import save_effects_plot
-from botify.analysis.sessions import GUARDRAIL_METRICS
 from botify.analysis.stats import COMPARISON_COLUMNS
+from botify.logs.reader import load_events
 
 REPORT_FILE = "report.md"
 PLOT_FILE = "effects.png"

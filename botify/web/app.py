@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from botify.config import Config
 from botify.data.catalog import load_catalog
-from botify.eventlog import EventLog
+from botify.logs.writer import EventLog
 from botify.rollout.follow import DeployedLists
 from botify.rollout.keys import KEY_FIELDS
 from botify.state.client import connect, resolve_redis_url

@@ -15,7 +15,7 @@ import redis
 
 from botify.config import Config
 from botify.data.catalog import Catalog
-from botify.eventlog import EventLog
+from botify.logs.writer import EventLog
 from botify.recommenders.base import Recommendation, Recommender, Request
 from botify.recommenders.registry import build_recommenders
 from botify.recommenders.rng import request_rng

@@ -11,7 +11,7 @@ from botify.analysis.diagnostics import (
     served_by_shares,
     treatment_diagnostics,
 )
-from botify.analysis.sessions import sessionize
+from botify.logs.sessions import sessionize
 
 ARTISTS = pd.Series({1: "a", 2: "a", 3: "b", 4: "c", 5: "b"}, name="artist")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from botify.analysis.loading import load_events, load_track_artists
+from botify.analysis.diagnostics import load_track_artists
+from botify.logs.reader import load_events
 
 
 def test_reads_every_rotated_nested_segment_and_skips_the_torn_line(effect_logs) -> None:

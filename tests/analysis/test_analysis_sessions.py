@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from synthetic_ab_logs import SyntheticLog
 
-from botify.analysis.loading import load_events
-from botify.analysis.sessions import session_table, sessionize, user_metrics
+from botify.analysis.metrics import user_metrics
+from botify.logs.reader import load_events
+from botify.logs.sessions import session_table, sessionize
 
 
 def _events(rows: list[tuple]) -> pd.DataFrame:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from botify import demo
-from botify.analysis.loading import load_events, load_track_artists
+from botify.analysis.diagnostics import load_track_artists
 from botify.analysis.pipeline import analyze_experiment
-from botify.eventlog import read_events
+from botify.logs.reader import load_events, read_events
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import requests
 from traffic import Traffic
 from worlds import tiny_tracks, write_jsonl
 
-from botify.eventlog import read_events
+from botify.logs.reader import read_events
 from botify.service_process import ServiceProcess
 from botify.state.client import URL_FILE
 

@@ -14,7 +14,7 @@ import pytest
 from traffic import Answer, Traffic
 from worlds import tiny_tracks
 
-from botify.eventlog import ReadStats, log_files, read_events
+from botify.logs.reader import ReadStats, log_files, read_events
 
 pytestmark = pytest.mark.integration
 

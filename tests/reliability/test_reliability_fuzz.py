@@ -23,7 +23,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from worlds import tiny_tracks, write_jsonl
 
-from botify.eventlog import read_events
+from botify.logs.reader import read_events
 from botify.service_process import ServiceProcess
 from botify.web.openapi import openapi_document
 

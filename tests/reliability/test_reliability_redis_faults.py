@@ -17,7 +17,7 @@ import requests
 from traffic import Answer, Traffic
 from worlds import tiny_tracks
 
-from botify.eventlog import ReadStats, read_events
+from botify.logs.reader import ReadStats, read_events
 from botify.web.service import DEGRADED
 
 pytestmark = pytest.mark.integration

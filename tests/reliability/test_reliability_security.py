@@ -12,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from botify.eventlog import read_events
+from botify.logs.reader import read_events
 from botify.recommenders.base import Recommendation, Request
 from botify.redis_server import RedisServer
 from botify.state.client import connect

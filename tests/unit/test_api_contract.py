@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from botify.eventlog import read_events
+from botify.logs.reader import read_events
 from botify.web import create_app
 
 GOOD = {"track": 3, "time": 0.5}

@@ -6,7 +6,8 @@ import json
 import os
 import threading
 
-from botify.eventlog import EventLog, ReadStats, log_files, read_events
+from botify.logs.reader import ReadStats, log_files, read_events
+from botify.logs.writer import EventLog
 
 
 def test_lines_round_trip(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import redis
 from worlds import with_experiment
 
-from botify.eventlog import read_events
+from botify.logs.reader import read_events
 from botify.redis_server import free_port
 from botify.rollout.deploy import activate
 from botify.state.client import connect

@@ -1,18 +1,61 @@
-"""Load the analysis inputs: event logs into a frame, and the catalog's track → artist map.
+"""Reading event logs: every segment of a directory, as events or as typed frames.
 
-This is the I/O edge of the analysis; everything downstream works on the frames built here.
+``read_events`` walks every segment (all processes, rotated files, at any depth) and skips
+(and counts) lines that do not parse, such as a last line torn by a crash. ``load_events``
+turns them into frames for training and analysis, dropping (and counting) events that lack
+what sessions and metrics need; everything downstream works on the frames built here.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 import pandas as pd
 
-from botify.eventlog import ReadStats, read_events
+FILE_GLOB = "events-*.jsonl"
+
+
+@dataclass
+class ReadStats:
+    """What ``read_events`` saw: files read, events parsed and lines it had to skip."""
+
+    files: int = 0
+    events: int = 0
+    skipped_lines: int = 0
+
+
+def log_files(log_dir: Path) -> list[Path]:
+    """Every event-log segment under ``log_dir`` (recursively), in a stable order."""
+    return sorted(Path(log_dir).rglob(FILE_GLOB))
+
+
+def read_events(log_dir: Path, stats: ReadStats | None = None) -> Iterator[dict]:
+    """Yield every well-formed event of every segment under ``log_dir``.
+
+    Lines that are not a JSON object (a torn last line, garbage) are skipped and counted
+    in ``stats.skipped_lines``. Events come file by file; sort by ``timestamp`` if order
+    across processes matters.
+    """
+    stats = stats if stats is not None else ReadStats()
+    for path in log_files(log_dir):
+        stats.files += 1
+        with open(path, "rb") as f:
+            for raw in f:
+                try:
+                    event = json.loads(raw)
+                except ValueError:
+                    stats.skipped_lines += 1
+                    continue
+                if not isinstance(event, dict):
+                    stats.skipped_lines += 1
+                    continue
+                stats.events += 1
+                yield event
+
 
 EVENT_COLUMNS = (
     "message",
@@ -122,14 +165,3 @@ def load_events(log_dir: Path, chunk_size: int = 20_000) -> EventLogFrame:
         read_stats=stats,
         invalid_events=invalid,
     )
-
-
-def load_track_artists(tracks_path: Path) -> pd.Series:
-    """Map track id → artist name from a catalog ``tracks.jsonl``."""
-    tracks: dict[int, str] = {}
-    with open(tracks_path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                record = json.loads(line)
-                tracks[int(record["track"])] = str(record["artist"])
-    return pd.Series(tracks, name="artist", dtype="object").sort_index()

@@ -1,4 +1,4 @@
-"""Sessions and per-user metrics from events (SPEC §7).
+"""Sessions from events (SPEC §7), shared by training and the A/B analysis.
 
 Per user, events are ordered by ``(timestamp, request)`` (timestamps can tie at millisecond
 resolution; the user's request counter breaks the tie) and a ``last`` event closes a session.
@@ -14,25 +14,13 @@ the user's own first track with time 1.0, which is not the outcome of a recommen
 - tracks per session = L = number of events - 1.
 
 A session without a ``last`` (the user was still listening when the logs were cut) is open:
-it is excluded from the metrics and counted. Per-user metrics are over closed sessions,
-except ``mean_request_latency``, which is over all of the user's requests.
+the analysis excludes it from its metrics and counts it (``botify.analysis.metrics``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-METRICS = (
-    "time",
-    "sessions",
-    "mean_time_per_session",
-    "mean_tracks_per_session",
-    "mean_request_latency",
-)
-# Metrics that guard against harm rather than measure the outcome: Holm-adjusted as a
-# family of their own (see ``botify.analysis.stats``).
-GUARDRAIL_METRICS = ("mean_request_latency",)
 
 
 def sessionize(events: pd.DataFrame) -> pd.DataFrame:
@@ -72,28 +60,4 @@ def session_table(sessionized: pd.DataFrame) -> pd.DataFrame:
             "time": grouped["listened_time"].sum(),
             "tracks": grouped["listened"].sum(),
         }
-    )
-
-
-def user_metrics(sessionized: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
-    """Per-user metrics (index: user; columns: ``METRICS``).
-
-    A user whose sessions are all open has ``time`` 0, ``sessions`` 0 and undefined
-    per-session means (NaN), so that user still counts for the sample ratio.
-    """
-    closed = sessions[sessions["closed"]].groupby("user")
-    users = pd.Index(np.unique(sessionized["user"].to_numpy()), name="user")
-    time = closed["time"].sum().reindex(users, fill_value=0.0)
-    count = closed.size().reindex(users, fill_value=0)
-    tracks = closed["tracks"].sum().reindex(users, fill_value=0)
-    per_session = count.where(count > 0)
-    return pd.DataFrame(
-        {
-            "time": time.astype("float64"),
-            "sessions": count.astype("int64"),
-            "mean_time_per_session": time / per_session,
-            "mean_tracks_per_session": tracks / per_session,
-            "mean_request_latency": sessionized.groupby("user")["latency"].mean().reindex(users),
-        },
-        index=users,
     )

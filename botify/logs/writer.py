@@ -1,13 +1,10 @@
-"""The JSON-lines event log: one line per answered request (SPEC §6).
+"""Writing the JSON-lines event log: one line per answered request (SPEC §6).
 
-Writing: every process appends to files of its own (``events-<host>-<pid>-<start>-<seq>.jsonl``),
+Every process appends to files of its own (``events-<host>-<pid>-<start>-<seq>.jsonl``),
 so gunicorn workers and replicas never interleave bytes in one file. Each line goes to the
 kernel in a single ``write`` on an ``O_APPEND`` descriptor before the answer is sent, and
 rotation opens the next segment instead of renaming, so no line is torn, lost or duplicated
-when files rotate.
-
-Reading: ``read_events`` walks every segment of a directory and skips (and counts) lines
-that do not parse, such as a last line torn by a crash.
+when files rotate. ``botify.logs.reader`` reads them back.
 """
 
 from __future__ import annotations
@@ -17,11 +14,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-
-FILE_GLOB = "events-*.jsonl"
 
 
 class EventLog:
@@ -67,41 +60,3 @@ class EventLog:
                 written = os.write(self._fd, view)
                 view = view[written:]
             self._size += len(line)
-
-
-@dataclass
-class ReadStats:
-    """What ``read_events`` saw: files read, events parsed and lines it had to skip."""
-
-    files: int = 0
-    events: int = 0
-    skipped_lines: int = 0
-
-
-def log_files(log_dir: Path) -> list[Path]:
-    """Every event-log segment under ``log_dir`` (recursively), in a stable order."""
-    return sorted(Path(log_dir).rglob(FILE_GLOB))
-
-
-def read_events(log_dir: Path, stats: ReadStats | None = None) -> Iterator[dict]:
-    """Yield every well-formed event of every segment under ``log_dir``.
-
-    Lines that are not a JSON object (a torn last line, garbage) are skipped and counted
-    in ``stats.skipped_lines``. Events come file by file; sort by ``timestamp`` if order
-    across processes matters.
-    """
-    stats = stats if stats is not None else ReadStats()
-    for path in log_files(log_dir):
-        stats.files += 1
-        with open(path, "rb") as f:
-            for raw in f:
-                try:
-                    event = json.loads(raw)
-                except ValueError:
-                    stats.skipped_lines += 1
-                    continue
-                if not isinstance(event, dict):
-                    stats.skipped_lines += 1
-                    continue
-                stats.events += 1
-                yield event
