@@ -17,11 +17,12 @@ outcome), the same population as the session metrics:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from botify.data.catalog import read_catalog
 
 DIAGNOSTIC_COLUMNS = (
     "recommender",
@@ -42,13 +43,8 @@ DIAGNOSTIC_COLUMNS = (
 
 def load_track_artists(tracks_path: Path) -> pd.Series:
     """Map track id → artist name from a catalog ``tracks.jsonl``."""
-    tracks: dict[int, str] = {}
-    with open(tracks_path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                record = json.loads(line)
-                tracks[int(record["track"])] = str(record["artist"])
-    return pd.Series(tracks, name="artist", dtype="object").sort_index()
+    catalog = read_catalog(tracks_path)
+    return pd.Series(catalog.artists, name="artist", dtype="object")
 
 
 def listened_recommendations(

@@ -99,6 +99,11 @@ def load_catalog(data_dir: Path) -> Catalog:
             f"no catalog at {path}: generate a world with `sim world --out {data_dir}` "
             "or point BOTIFY_DATA_DIR at one"
         )
+    return read_catalog(path)
+
+
+def read_catalog(path: Path) -> Catalog:
+    """Load a catalog file (``tracks.jsonl`` format) wherever it is."""
     records = []
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
