@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "training
 
 from synthetic_logs import make_world, write_synthetic_logs  # noqa: E402
 
-from botify.training import train_contextual_command  # noqa: E402
+from botify.training.command import train_contextual_command  # noqa: E402
 
 
 def train_and_measure(logs: Path, out: Path) -> dict:

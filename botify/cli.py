@@ -14,7 +14,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from botify.training import train_contextual_command
+    from botify.training.command import train_contextual_command
 
     return train_contextual_command(
         logs=args.logs,

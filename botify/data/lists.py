@@ -1,4 +1,4 @@
-"""Precomputed recommendation lists (i2i per track, or per user), loaded from JSON lines.
+"""Precomputed recommendation lists (i2i per track, or per user) as JSON lines: read and written.
 
 File format, one line per key: ``{"track": id, "recommendations": [ids]}`` (i2i) or
 ``{"user": id, "recommendations": [ids]}`` (per user). Lists are packed into two numpy
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +108,21 @@ def load_lists(path: Path, catalog: Catalog, key_field: str = "track") -> Recomm
     return RecommendationLists(
         version=content_version(path), keys=keys, offsets=offsets, items=items
     )
+
+
+def write_lists(lists: Mapping[int, np.ndarray], out: Path) -> None:
+    """Write ``{"track", "recommendations"}`` JSON lines by track id, atomically (temp + rename)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        # mkstemp creates the file private; the service may read it as another user.
+        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "w") as f:
+            for track in sorted(lists):
+                line = {"track": track, "recommendations": lists[track].tolist()}
+                f.write(json.dumps(line, separators=(",", ":")) + "\n")
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise

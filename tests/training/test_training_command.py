@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from synthetic_logs import session_events
 
-from botify import offline_eval
 from botify.cli import main
-from botify.training import read_listens, train_contextual_command, train_lists
+from botify.training import offline_eval
+from botify.training.als import train_lists
+from botify.training.command import read_listens, train_contextual_command
 
 
 def read_lists(path: Path) -> dict[int, list[int]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from worlds import write_jsonl
 
-from botify.training import read_listens
+from botify.training.command import read_listens
 
 
 def event(message: str, user: int, track: int, time: float, timestamp: int, request: int) -> dict:

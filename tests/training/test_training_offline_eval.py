@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from botify import offline_eval
-from botify.listens import Listens
+from botify.training import offline_eval
+from botify.training.listens import Listens
 
 DAY = offline_eval.DAY_MS
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from botify.listens import Listens
+from botify.training.listens import Listens
 
 DAY_MS = 86_400_000
 GOOD_TIME = 0.5
