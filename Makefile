@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: install test lint demo clean
 
-# make demo DEMO_ARGS="--day2-sessions 40000" to change the size (see python -m botify.demo -h)
+# make demo DEMO_ARGS="--day2-sessions 40000" to change the size (see python -m botify.run.demo -h)
 DEMO_ARGS ?=
 
 $(BIN)/botify: pyproject.toml requirements.txt requirements-dev.txt
@@ -24,7 +24,7 @@ lint: install
 	$(BIN)/ruff check botify sim tests bench
 
 demo: install
-	$(BIN)/python -m botify.demo $(DEMO_ARGS)
+	$(BIN)/python -m botify.run.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

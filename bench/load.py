@@ -28,9 +28,9 @@ from pathlib import Path
 
 from botify.config import Config
 from botify.data.catalog import load_catalog
-from botify.redis_server import RedisServer
 from botify.rollout.deploy import publish
-from botify.service_process import ServiceProcess
+from botify.run.redis_server import RedisServer
+from botify.run.service_process import ServiceProcess
 from botify.state.client import connect
 
 POST_SCRIPT = """

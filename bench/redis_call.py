@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from botify.redis_server import RedisServer
+from botify.run.redis_server import RedisServer
 from botify.state.script import ThreadLocalScript
 from botify.state.store import LISTEN_LUA, state_keys
 

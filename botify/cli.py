@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from botify.serve import serve
+    from botify.run.serve import serve
 
     return serve(host=args.host, port=args.port, workers=args.workers)
 

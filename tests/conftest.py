@@ -12,7 +12,7 @@ from redis_cluster import LocalRedisCluster
 from worlds import tiny_tracks, write_jsonl
 
 from botify.config import Config
-from botify.redis_server import RedisServer
+from botify.run.redis_server import RedisServer
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import math
 import pandas as pd
 import pytest
 
-from botify import demo
 from botify.analysis.diagnostics import load_track_artists
 from botify.analysis.pipeline import analyze_experiment
 from botify.logs.reader import load_events, read_events
+from botify.run import demo
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import threading
 import pytest
 import redis
 
-from botify.redis_server import RedisServer
+from botify.run.redis_server import RedisServer
 from botify.state.script import ThreadLocalScript
 
 ECHO = "return ARGV[1]"

@@ -10,7 +10,7 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from botify.config import Config
-from botify.redis_server import RedisServer
+from botify.run.redis_server import RedisServer
 
 
 class GunicornApp(BaseApplication):

@@ -5,7 +5,7 @@ switch to the A/B experiment without restart → day 2 (A/B) → report. Every p
 starts is stopped at the end, on failure and on Ctrl-C. The simulator runs as its own
 command, talking to the service over HTTP only, as a real client would.
 
-    python -m botify.demo [--seed 42] [--day1-sessions 10000] [--day2-sessions 20000]
+    python -m botify.run.demo [--seed 42] [--day1-sessions 10000] [--day2-sessions 20000]
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 import requests
 
 from botify.data.lists import content_version
-from botify.redis_server import RedisServer
-from botify.service_process import ServiceProcess
+from botify.run.redis_server import RedisServer
+from botify.run.service_process import ServiceProcess
 
 EXPERIMENTS = {
     "DAY1": {"C": "random", "T1": "sticky_artist"},
