@@ -1,5 +1,7 @@
 """The event log (SPEC §6), shared by the service, training and the A/B analysis:
 
+- ``schema``: ``Event``, the record of one answered request: its fields, key order, JSON
+  line, and what the reader loads and checks of it.
 - ``writer``: ``EventLog``, one JSON line per answered request, per-process files, rotation.
 - ``reader``: every segment of a log directory → events, and typed frames (``load_events``).
 - ``sessions``: events → sessions (a ``last`` closes one) and one row per session.

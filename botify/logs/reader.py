@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from botify.logs.schema import COLUMNS, EXACT_TYPES, is_valid_event
+
 FILE_GLOB = "events-*.jsonl"
 
 
@@ -57,53 +59,13 @@ def read_events(log_dir: Path, stats: ReadStats | None = None) -> Iterator[dict]
                 yield event
 
 
-EVENT_COLUMNS = (
-    "message",
-    "timestamp",
-    "user",
-    "track",
-    "time",
-    "latency",
-    "recommendation",
-    "recommender",
-    "served_by",
-    "request",
-    "candidates",
-    "experiment",
-)
-# An event without these, well typed, cannot be placed in a session or scored: it is dropped
-# (and counted) rather than guessed at.
-REQUIRED_INT_FIELDS = ("timestamp", "user", "track")
-MESSAGES = ("next", "last")
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
-def _is_int64(value: object) -> bool:
-    return type(value) is int and INT64_MIN <= value <= INT64_MAX
-
-
-def is_valid_event(event: dict) -> bool:
-    """Whether ``event`` has what sessions and metrics need: a ``next``/``last`` message,
-    integer ``timestamp``, ``user`` and ``track``, a ``time`` in [0, 1], and a ``request``
-    counter that is an integer or absent (degraded answers have none)."""
-    if event.get("message") not in MESSAGES:
-        return False
-    if not all(_is_int64(event.get(field)) for field in REQUIRED_INT_FIELDS):
-        return False
-    request = event.get("request")
-    if request is not None and not _is_int64(request):
-        return False
-    time = event.get("time")
-    # NaN fails the comparison too.
-    return type(time) in (int, float) and 0.0 <= time <= 1.0
-
-
 @dataclass(frozen=True)
 class EventLogFrame:
     """Every well-formed event of a log directory.
 
-    ``events`` has one row per event with ``EVENT_COLUMNS``; ``experiments`` is aligned with
-    it row by row and has one column per experiment name holding the event's treatment.
+    ``events`` has one row per event with the schema's ``COLUMNS``; ``experiments`` is
+    aligned with it row by row and has one column per experiment name holding the event's
+    treatment.
     """
 
     events: pd.DataFrame
@@ -112,7 +74,8 @@ class EventLogFrame:
     invalid_events: int
 
 
-TEXT_COLUMNS = ("message", "recommender", "served_by", "experiment")
+EVENT_COLUMNS = list(COLUMNS)
+TEXT_COLUMNS = tuple(name for name, kind in COLUMNS.items() if kind == "category")
 
 
 def _as_categories(frame: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -121,15 +84,12 @@ def _as_categories(frame: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.Dat
 
 
 def _typed(chunk: pd.DataFrame) -> pd.DataFrame:
-    """Numeric columns as numbers and text as categories, chunk by chunk, to bound memory."""
-    chunk = chunk.astype(
-        {"timestamp": "int64", "user": "int64", "track": "int64", "time": "float64"}
-    )
-    for column in ("latency", "request", "candidates"):
-        chunk[column] = pd.to_numeric(chunk[column], errors="coerce")
-    chunk["recommendation"] = pd.to_numeric(chunk["recommendation"], errors="coerce").astype(
-        "Int64"
-    )
+    """Each column as the schema's type, chunk by chunk, to bound memory."""
+    chunk = chunk.astype({name: kind for name, kind in COLUMNS.items() if kind in EXACT_TYPES})
+    for name, kind in COLUMNS.items():
+        if kind in ("number", "Int64"):
+            numbers = pd.to_numeric(chunk[name], errors="coerce")
+            chunk[name] = numbers.astype("Int64") if kind == "Int64" else numbers
     return _as_categories(chunk, TEXT_COLUMNS)
 
 
@@ -148,14 +108,14 @@ def load_events(log_dir: Path, chunk_size: int = 20_000) -> EventLogFrame:
     while parsed := list(islice(stream, chunk_size)):
         chunk = [event for event in parsed if is_valid_event(event)]
         invalid += len(parsed) - len(chunk)
-        event_chunks.append(_typed(pd.DataFrame.from_records(chunk, columns=list(EVENT_COLUMNS))))
+        event_chunks.append(_typed(pd.DataFrame.from_records(chunk, columns=EVENT_COLUMNS)))
         experiment_chunks.append(
             _as_categories(
                 pd.DataFrame.from_records([record.get("experiments") or {} for record in chunk])
             )
         )
     if not event_chunks:
-        event_chunks = [_typed(pd.DataFrame(columns=list(EVENT_COLUMNS)))]
+        event_chunks = [_typed(pd.DataFrame(columns=EVENT_COLUMNS))]
     events = _as_categories(pd.concat(event_chunks, ignore_index=True), TEXT_COLUMNS)
     experiments = pd.concat([pd.DataFrame(), *experiment_chunks], ignore_index=True)
     experiments = _as_categories(experiments.reindex(events.index))

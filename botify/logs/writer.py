@@ -9,12 +9,13 @@ when files rotate. ``botify.logs.reader`` reads them back.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
 import time
 from pathlib import Path
+
+from botify.logs.schema import Event
 
 
 class EventLog:
@@ -50,9 +51,9 @@ class EventLog:
             self._seq += 1
             self._open_segment()
 
-    def write(self, event: dict) -> None:
+    def write(self, event: Event) -> None:
         """Append one event as one line; returns once the kernel has the whole line."""
-        line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+        line = (event.to_json() + "\n").encode()
         with self._lock:
             self._ensure_open()
             view = memoryview(line)

@@ -15,6 +15,7 @@ import redis
 
 from botify.config import Config
 from botify.data.catalog import Catalog
+from botify.logs.schema import Event
 from botify.logs.writer import EventLog
 from botify.recommenders.base import Recommendation, Recommender, Request
 from botify.recommenders.registry import build_recommenders
@@ -100,24 +101,24 @@ class Service:
                 recommendation = recommender.recommend_next(request)
 
         self.event_log.write(
-            {
-                "message": message,
-                "timestamp": int(time.time() * 1000),
-                "user": user,
-                "track": track,
-                "time": listened,
-                "latency": time.perf_counter() - started,
-                "recommendation": recommendation.track if recommendation else None,
-                "recommender": recommender.name,
-                "served_by": recommendation.served_by if recommendation else None,
-                "model_version": recommendation.model_version if recommendation else None,
-                "experiment": experiment.name,
-                "experiments": assignments(self.experiments.values(), user),
-                "request": state.request if state else None,
-                "session": state.session if state else None,
-                "candidates": recommendation.candidates if recommendation else None,
-                "degraded": state is None,
-            }
+            Event(
+                message=message,
+                timestamp=int(time.time() * 1000),
+                user=user,
+                track=track,
+                time=listened,
+                latency=time.perf_counter() - started,
+                recommendation=recommendation.track if recommendation else None,
+                recommender=recommender.name,
+                served_by=recommendation.served_by if recommendation else None,
+                model_version=recommendation.model_version if recommendation else None,
+                experiment=experiment.name,
+                experiments=assignments(self.experiments.values(), user),
+                request=state.request if state else None,
+                session=state.session if state else None,
+                candidates=recommendation.candidates if recommendation else None,
+                degraded=state is None,
+            )
         )
         if recommendation is None:
             return {"user": user}

@@ -5,24 +5,67 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import asdict, replace
 
 from botify.logs.reader import ReadStats, log_files, read_events
+from botify.logs.schema import Event, is_valid_event
 from botify.logs.writer import EventLog
+
+NEXT = Event(
+    message="next",
+    timestamp=1795806673328,
+    user=42,
+    track=5,
+    time=1.0,
+    latency=0.0007,
+    recommendation=57,
+    recommender="anchor",
+    served_by="anchor",
+    model_version="3f2a9c0d1b7e",
+    experiment="AB",
+    experiments={"AB": "T1"},
+    request=1,
+    session=0,
+    candidates=50,
+    degraded=False,
+)
+
+
+def event(**fields) -> Event:
+    return replace(NEXT, **fields)
+
+
+def test_a_line_has_every_field_in_the_logs_key_order():
+    assert NEXT.to_json() == (
+        '{"message":"next","timestamp":1795806673328,"user":42,"track":5,"time":1.0,'
+        '"latency":0.0007,"recommendation":57,"recommender":"anchor","served_by":"anchor",'
+        '"model_version":"3f2a9c0d1b7e","experiment":"AB","experiments":{"AB":"T1"},'
+        '"request":1,"session":0,"candidates":50,"degraded":false}'
+    )
+
+
+def test_the_reader_keeps_what_the_writer_writes_and_drops_what_sessions_cannot_use():
+    last = event(message="last", recommendation=None, served_by=None, candidates=None)
+    degraded = event(request=None, session=None, degraded=True)
+    assert all(is_valid_event(asdict(e)) for e in (NEXT, last, degraded))
+
+    for broken in ({"message": "skip"}, {"user": None}, {"time": 1.5}, {"request": "1"}):
+        assert not is_valid_event({**asdict(NEXT), **broken})
 
 
 def test_lines_round_trip(tmp_path):
     log = EventLog(tmp_path)
-    events = [{"message": "next", "user": u, "title": "Ünïcode ♫"} for u in range(5)]
-    for event in events:
-        log.write(event)
+    events = [event(user=u, recommender="Ünïcode ♫") for u in range(5)]
+    for e in events:
+        log.write(e)
 
-    assert list(read_events(tmp_path)) == events
+    assert list(read_events(tmp_path)) == [asdict(e) for e in events]
 
 
 def test_rotation_keeps_every_line_exactly_once(tmp_path):
     log = EventLog(tmp_path, max_bytes=300)
     for u in range(100):
-        log.write({"user": u, "pad": "x" * 20})
+        log.write(event(user=u, recommender="x" * 20))
 
     assert len(log_files(tmp_path)) > 5
     assert sorted(e["user"] for e in read_events(tmp_path)) == list(range(100))
@@ -33,7 +76,7 @@ def test_concurrent_threads_lose_and_tear_nothing(tmp_path):
 
     def write(worker):
         for i in range(500):
-            log.write({"worker": worker, "i": i, "pad": "y" * (i % 50)})
+            log.write(event(user=worker, request=i, recommender="y" * (i % 50)))
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
     for t in threads:
@@ -42,26 +85,30 @@ def test_concurrent_threads_lose_and_tear_nothing(tmp_path):
         t.join()
 
     stats = ReadStats()
-    seen = sorted((e["worker"], e["i"]) for e in read_events(tmp_path, stats))
+    seen = sorted((e["user"], e["request"]) for e in read_events(tmp_path, stats))
     assert seen == [(w, i) for w in range(8) for i in range(500)]
     assert stats.skipped_lines == 0
 
 
 def test_forked_children_write_their_own_files(tmp_path):
     log = EventLog(tmp_path)
-    log.write({"who": "parent"})
+    log.write(event(recommender="parent"))
     pids = []
     for child in range(2):
         pid = os.fork()
         if pid == 0:
-            log.write({"who": f"child{child}"})
+            log.write(event(recommender=f"child{child}"))
             os._exit(0)
         pids.append(pid)
     for pid in pids:
         os.waitpid(pid, 0)
 
     assert len(log_files(tmp_path)) == 3
-    assert sorted(e["who"] for e in read_events(tmp_path)) == ["child0", "child1", "parent"]
+    assert sorted(e["recommender"] for e in read_events(tmp_path)) == [
+        "child0",
+        "child1",
+        "parent",
+    ]
 
 
 def test_reader_skips_and_counts_torn_and_garbage_lines(tmp_path):
