@@ -17,7 +17,7 @@ import numpy as np
 from botify.data.catalog import Catalog
 from botify.data.lists import RecommendationLists
 from botify.recommenders.base import Recommendation, Request, pick
-from botify.recommenders.baselines import ListsSource, RandomRecommender
+from botify.recommenders.baselines import RANDOM_FALLBACK, ListsSource, RandomRecommender
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -47,14 +47,14 @@ class AnchorRecommender:
         self,
         catalog: Catalog,
         i2i: ListsSource,
-        fallback: RandomRecommender,
+        last_resort: RandomRecommender,
         name: str = "anchor",
         choose: Chooser = pick,
     ) -> None:
         self.name = name
         self.catalog = catalog
         self.i2i = i2i
-        self.fallback = fallback
+        self.last_resort = last_resort
         self.choose = choose
 
     def candidates(
@@ -71,7 +71,7 @@ class AnchorRecommender:
         lists = self.i2i()
         candidates, source = self.candidates(request, lists)
         if len(candidates) == 0:
-            return self.fallback.recommend_next(request, "random_fallback")
+            return self.last_resort.fallback(request, RANDOM_FALLBACK)
         served_by = self.name if source == "i2i" else f"{self.name}_{source}"
         version = lists.version if source == "i2i" else None
         return Recommendation(
@@ -99,8 +99,8 @@ class FreshAnchorRecommender(AnchorRecommender):
 
     needs_played = True
 
-    def __init__(self, catalog: Catalog, i2i: ListsSource, fallback: RandomRecommender) -> None:
-        super().__init__(catalog, i2i, fallback, name="anchor_fresh")
+    def __init__(self, catalog: Catalog, i2i: ListsSource, last_resort: RandomRecommender) -> None:
+        super().__init__(catalog, i2i, last_resort, name="anchor_fresh")
 
     def candidates(
         self, request: Request, lists: RecommendationLists | None

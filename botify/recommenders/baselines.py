@@ -9,6 +9,8 @@ from botify.data.lists import RecommendationLists
 from botify.recommenders.base import Recommendation, Request, pick
 
 ListsSource = Callable[[], RecommendationLists | None]
+# served_by of a random track answered because a recommender had no data for the request.
+RANDOM_FALLBACK = "random_fallback"
 
 
 class RandomRecommender:
@@ -20,9 +22,14 @@ class RandomRecommender:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def recommend_next(self, request: Request, served_by: str = "random") -> Recommendation:
-        """A random track, labelled ``served_by`` (a fallback passes its own label)."""
-        return Recommendation(request.rng.randrange(self.catalog.size), served_by)
+    def recommend_next(self, request: Request) -> Recommendation:
+        """A random track."""
+        return self.fallback(request, self.name)
+
+    def fallback(self, request: Request, reason: str) -> Recommendation:
+        """A random track served instead of another recommender's, labelled ``reason``
+        (the event's ``served_by``: ``random_fallback``, ``random_redis_unavailable``)."""
+        return Recommendation(request.rng.randrange(self.catalog.size), reason)
 
 
 class TopPopRecommender:
@@ -45,16 +52,16 @@ class StickyArtistRecommender:
     name = "sticky_artist"
     needs_played = False
 
-    def __init__(self, catalog: Catalog, fallback: RandomRecommender) -> None:
+    def __init__(self, catalog: Catalog, last_resort: RandomRecommender) -> None:
         self.catalog = catalog
-        self.fallback = fallback
+        self.last_resort = last_resort
 
     def recommend_next(self, request: Request) -> Recommendation:
         """A track of the same artist, or random when the artist has no other track."""
         tracks = self.catalog.tracks_of(self.catalog.artist_of(request.track))
         others = tracks[tracks != request.track]
         if len(others) == 0:
-            return self.fallback.recommend_next(request, "random_fallback")
+            return self.last_resort.fallback(request, RANDOM_FALLBACK)
         return Recommendation(pick(request.rng, others), self.name, len(others))
 
 
@@ -68,12 +75,12 @@ class ListRecommender:
     needs_played = False
 
     def __init__(
-        self, name: str, lists: ListsSource, by_user: bool, fallback: RandomRecommender
+        self, name: str, lists: ListsSource, by_user: bool, last_resort: RandomRecommender
     ) -> None:
         self.name = name
         self.lists = lists
         self.by_user = by_user
-        self.fallback = fallback
+        self.last_resort = last_resort
 
     def recommend_next(self, request: Request) -> Recommendation:
         """A random list entry, or random when there is no list for the key."""
@@ -81,7 +88,7 @@ class ListRecommender:
         key = request.user if self.by_user else request.track
         candidates = lists.get(key) if lists is not None else ()
         if len(candidates) == 0:
-            return self.fallback.recommend_next(request, "random_fallback")
+            return self.last_resort.fallback(request, RANDOM_FALLBACK)
         return Recommendation(
             pick(request.rng, candidates), self.name, len(candidates), lists.version
         )

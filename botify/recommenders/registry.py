@@ -19,17 +19,17 @@ def build_recommenders(
     catalog: Catalog, contextual: ListsSource, indexed: ListsSource, config: Config
 ) -> dict[str, Recommender]:
     """Every recommender the service offers, keyed by the name experiments use."""
-    fallback = RandomRecommender(catalog)
+    random = RandomRecommender(catalog)
     recommenders: list[Recommender] = [
-        fallback,
+        random,
         TopPopRecommender(catalog, config.toppop_n),
-        StickyArtistRecommender(catalog, fallback),
-        ListRecommender("indexed", indexed, by_user=True, fallback=fallback),
-        ListRecommender("contextual", contextual, by_user=False, fallback=fallback),
-        AnchorRecommender(catalog, contextual, fallback),
+        StickyArtistRecommender(catalog, random),
+        ListRecommender("indexed", indexed, by_user=True, last_resort=random),
+        ListRecommender("contextual", contextual, by_user=False, last_resort=random),
+        AnchorRecommender(catalog, contextual, random),
         AnchorRecommender(
-            catalog, contextual, fallback, name="anchor_popular", choose=most_popular(catalog)
+            catalog, contextual, random, name="anchor_popular", choose=most_popular(catalog)
         ),
-        FreshAnchorRecommender(catalog, contextual, fallback),
+        FreshAnchorRecommender(catalog, contextual, random),
     ]
     return {r.name: r for r in recommenders}

@@ -56,8 +56,6 @@ class Track(Resource):
 class Listen(Resource):
     """``POST /next/<user>`` and ``POST /last/<user>``: the same body, one event each."""
 
-    message = "next"
-
     def post(self, user: int):
         started = time.perf_counter()
         svc = service()
@@ -66,15 +64,23 @@ class Listen(Resource):
             track, listened = parse_listen(request_body(), request.content_type, svc.catalog)
         except InvalidRequest as e:
             return {"message": str(e)}, 400
-        return svc.listen(self.message, user, track, listened, started)
+        return self.answer(svc, user, track, listened, started)
+
+    def answer(self, svc: Service, user: int, track: int, listened: float, started: float):
+        """The body of a valid request's answer."""
+        raise NotImplementedError
 
 
 class Next(Listen):
-    message = "next"
+    def answer(self, svc: Service, user: int, track: int, listened: float, started: float):
+        """The next track (``Service.next``)."""
+        return svc.next(user, track, listened, started)
 
 
 class Last(Listen):
-    message = "last"
+    def answer(self, svc: Service, user: int, track: int, listened: float, started: float):
+        """The end of the session (``Service.last``)."""
+        return svc.last(user, track, listened, started)
 
 
 class OpenAPI(Resource):

@@ -1,14 +1,15 @@
 """The request path of ``/next`` and ``/last``: state update, recommendation, event log.
 
 ``Service`` holds what a worker keeps in memory (catalog, lists, experiments,
-recommenders) and the two I/O edges (Redis, the event log). One call to ``listen`` makes
-one Redis round trip and writes one log line.
+recommenders) and the two I/O edges (Redis, the event log). Each call of ``next`` or
+``last`` makes one Redis round trip and writes one log line.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -18,6 +19,7 @@ from botify.data.catalog import Catalog
 from botify.logs.schema import Event
 from botify.logs.writer import EventLog
 from botify.recommenders.base import Recommendation, Recommender, Request
+from botify.recommenders.baselines import RandomRecommender
 from botify.recommenders.registry import build_recommenders
 from botify.recommenders.rng import request_rng
 from botify.rollout.experiments import Experiment, assignments
@@ -65,6 +67,8 @@ class Service:
             indexed=self.lists["indexed"].current,
             config=self.config,
         )
+        # The degraded answer when Redis is unreachable.
+        self.random: RandomRecommender = self.recommenders["random"]
         self.experiments = {e.name: e for e in build_experiments(self.config, self.recommenders)}
 
     @property
@@ -72,34 +76,68 @@ class Service:
         """The experiment being served now (``botify activate`` switches it)."""
         return self.experiments[self.active_experiment.name]
 
-    def listen(self, message: str, user: int, track: int, listened: float, started: float) -> dict:
-        """Apply one ``next``/``last`` request and log it; returns the response body.
+    def next(self, user: int, track: int, listened: float, started: float) -> dict:
+        """``/next``: apply the listen, recommend the next track, log; the answer's body.
 
-        When Redis is unreachable the answer degrades to a random track (for ``next``)
-        and the event says so, instead of failing the request.
+        When Redis is unreachable the answer degrades to a random track and the event
+        says so, instead of failing the request.
         """
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
-        state: UserState | None
+        state = self._update(
+            user,
+            lambda: self.store.on_next(user, track, listened, artist, recommender.needs_played),
+        )
+        rng = request_rng(self.config.seed, user, track, state.request if state else 0)
+        request = Request(user, track, listened, rng, state)
+        if state is None:
+            recommendation = self.random.fallback(request, DEGRADED)
+        else:
+            recommendation = recommender.recommend_next(request)
+        self._log(
+            "next", user, track, listened, started, experiment, recommender, state, recommendation
+        )
+        return {"user": user, "track": recommendation.track, "recommender": recommender.name}
+
+    def last(self, user: int, track: int, listened: float, started: float) -> dict:
+        """``/last``: apply the session's final listen (ending the session) and log it."""
+        experiment = self.active
+        recommender = self.recommenders[experiment.recommender(user)]
+        artist = self.catalog.artist_of(track)
+        state = self._update(user, lambda: self.store.on_last(user, track, listened, artist))
+        self._log("last", user, track, listened, started, experiment, recommender, state, None)
+        return {"user": user}
+
+    def _update(self, user: int, update: Callable[[], UserState]) -> UserState | None:
+        """The user's state after ``update`` (a store call); None when Redis is unreachable."""
         try:
-            if message == "last":
-                state = self.store.on_last(user, track, listened, artist)
-            else:
-                state = self.store.on_next(user, track, listened, artist, recommender.needs_played)
+            return update()
         except redis.RedisError as e:
             log.warning("Redis unavailable, degraded answer for user %d: %s", user, e)
-            state = None
+            return None
 
-        recommendation: Recommendation | None = None
-        if message == "next":
-            rng = request_rng(self.config.seed, user, track, state.request if state else 0)
-            request = Request(user, track, listened, rng, state)
-            if state is None:
-                recommendation = self.recommenders["random"].recommend_next(request, DEGRADED)
-            else:
-                recommendation = recommender.recommend_next(request)
+    def _log(
+        self,
+        message: str,
+        user: int,
+        track: int,
+        listened: float,
+        started: float,
+        experiment: Experiment,
+        recommender: Recommender,
+        state: UserState | None,
+        recommendation: Recommendation | None,
+    ) -> None:
+        """Write the request's event: the one place where a SPEC §6 record is built.
 
+        ``state`` is None when Redis was unreachable, ``recommendation`` None for ``/last``.
+        """
+        request_count, session = (state.request, state.session) if state else (None, None)
+        r = recommendation
+        recommended, served_by, version, candidates = (
+            (r.track, r.served_by, r.model_version, r.candidates) if r else (None,) * 4
+        )
         self.event_log.write(
             Event(
                 message=message,
@@ -108,21 +146,18 @@ class Service:
                 track=track,
                 time=listened,
                 latency=time.perf_counter() - started,
-                recommendation=recommendation.track if recommendation else None,
+                recommendation=recommended,
                 recommender=recommender.name,
-                served_by=recommendation.served_by if recommendation else None,
-                model_version=recommendation.model_version if recommendation else None,
+                served_by=served_by,
+                model_version=version,
                 experiment=experiment.name,
                 experiments=assignments(self.experiments.values(), user),
-                request=state.request if state else None,
-                session=state.session if state else None,
-                candidates=recommendation.candidates if recommendation else None,
+                request=request_count,
+                session=session,
+                candidates=candidates,
                 degraded=state is None,
             )
         )
-        if recommendation is None:
-            return {"user": user}
-        return {"user": user, "track": recommendation.track, "recommender": recommender.name}
 
     def health(self) -> tuple[bool, dict]:
         """Whether Redis answers, and the body of ``/health``."""

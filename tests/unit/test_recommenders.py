@@ -9,7 +9,7 @@ from worlds import tiny_tracks, write_jsonl
 
 from botify.data.catalog import build_catalog
 from botify.data.lists import load_lists
-from botify.recommenders.base import Request
+from botify.recommenders.base import Recommendation, Request
 from botify.recommenders.registry import build_recommenders
 
 CATALOG = build_catalog(tiny_tracks())
@@ -73,6 +73,17 @@ def test_indexed_uses_the_users_list_and_falls_back(tmp_path, config):
 
     assert {ask(indexed, user=1, seed=s).track for s in range(30)} == {7, 8}
     assert ask(indexed, user=2).served_by == "random_fallback"
+
+
+def test_the_random_fallback_is_a_random_track_labelled_with_the_reason(config):
+    random_recommender = recommenders(config)["random"]
+    answer = ask(random_recommender, seed=5)
+    request = Request(1, 12, 1.0, random.Random(5), None)
+
+    assert answer.served_by == "random"
+    assert random_recommender.fallback(request, "random_fallback") == Recommendation(
+        answer.track, "random_fallback"
+    )
 
 
 def test_same_rng_same_answer(config):

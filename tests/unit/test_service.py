@@ -39,6 +39,21 @@ def test_same_requests_against_a_fresh_redis_give_the_same_answers(config, recom
     assert replay(replace(config, seed=config.seed + 1), recommender) != first
 
 
+def test_next_and_last_answer_the_bodies_and_log_one_event_each(config):
+    service = create_app(with_experiment(config, "toppop"), fakeredis.FakeRedis()).extensions[
+        "botify"
+    ]
+
+    answer = service.next(5, 3, 1.0, started=time.perf_counter())
+    assert set(answer) == {"user", "track", "recommender"} and answer["recommender"] == "toppop"
+    assert service.last(5, answer["track"], 0.4, started=time.perf_counter()) == {"user": 5}
+    events = list(read_events(config.log_dir))
+    assert [(e["message"], e["recommendation"]) for e in events] == [
+        ("next", answer["track"]),
+        ("last", None),
+    ]
+
+
 def test_answers_do_not_depend_on_other_users(config):
     app = create_app(with_experiment(config, "random"), fakeredis.FakeRedis())
     client = app.test_client()
