@@ -41,7 +41,7 @@ def candidate_sources(
 class AnchorRecommender:
     """§4.7: a random candidate of the anchor's i2i list or the favourite artist."""
 
-    needs_played = False
+    needs: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -97,7 +97,7 @@ class FreshAnchorRecommender(AnchorRecommender):
     list it widens to the favourite artist's tracks, then to a random track.
     """
 
-    needs_played = True
+    needs = frozenset({"played"})
 
     def __init__(self, catalog: Catalog, i2i: ListsSource, last_resort: RandomRecommender) -> None:
         super().__init__(catalog, i2i, last_resort, name="anchor_fresh")

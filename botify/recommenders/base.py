@@ -43,7 +43,9 @@ class Recommender(Protocol):
     """A next-track recommender. It has a fallback and never fails for lack of data."""
 
     name: str
-    needs_played: bool
+    # The user-state views it reads from ``request.state`` (``botify.state.store``'s
+    # ``STATE_VIEWS``, e.g. "played"); the script returns only what the serving one needs.
+    needs: frozenset[str]
 
     def recommend_next(self, request: Request) -> Recommendation:
         """The next track for ``request.user`` after ``request.track``."""

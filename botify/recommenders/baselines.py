@@ -17,7 +17,7 @@ class RandomRecommender:
     """A uniformly random catalog track; also every other recommender's last resort."""
 
     name = "random"
-    needs_played = False
+    needs: frozenset[str] = frozenset()
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -36,7 +36,7 @@ class TopPopRecommender:
     """A random track among the ``n`` most popular of the catalog."""
 
     name = "toppop"
-    needs_played = False
+    needs: frozenset[str] = frozenset()
 
     def __init__(self, catalog: Catalog, n: int) -> None:
         self.top = catalog.top_popular(n)
@@ -50,7 +50,7 @@ class StickyArtistRecommender:
     """A random other track of the previous track's artist."""
 
     name = "sticky_artist"
-    needs_played = False
+    needs: frozenset[str] = frozenset()
 
     def __init__(self, catalog: Catalog, last_resort: RandomRecommender) -> None:
         self.catalog = catalog
@@ -72,7 +72,7 @@ class ListRecommender:
     per-user lists (key: user). Without a list the pick falls back to random.
     """
 
-    needs_played = False
+    needs: frozenset[str] = frozenset()
 
     def __init__(
         self, name: str, lists: ListsSource, by_user: bool, last_resort: RandomRecommender

@@ -13,6 +13,7 @@ from botify.recommenders.baselines import (
     StickyArtistRecommender,
     TopPopRecommender,
 )
+from botify.state.store import check_needs
 
 
 def build_recommenders(
@@ -32,4 +33,7 @@ def build_recommenders(
         ),
         FreshAnchorRecommender(catalog, contextual, random),
     ]
+    for recommender in recommenders:
+        # Here, at start-up, rather than on the request that would first need it.
+        check_needs(recommender.name, recommender.needs)
     return {r.name: r for r in recommenders}

@@ -2,7 +2,8 @@
 -- KEYS: 1 state hash, 2 artist-ratings hash, 3 set of tracks played this session
 --       (all share the user's hash tag, so the script runs on Redis Cluster too).
 -- ARGV: 1 track, 2 time, 3 artist of track, 4 good_time, 5 max_fails, 6 ttl seconds,
---       7 "1" for /last (ends the session), 8 "1" to return the played set.
+--       7 "1" for /last (ends the session), 8 "1" to return the played set (the flags
+--       of the views a recommender needs, botify/state/store.py's STATE_VIEWS).
 -- Returns {request, session, anchor, fav_artist, fav_artist_last_track, played...};
 -- floats never cross the boundary (Redis would truncate them to integers).
 local state, artists, played = KEYS[1], KEYS[2], KEYS[3]

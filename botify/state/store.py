@@ -9,6 +9,7 @@ or a Redis restart), so each request is one round trip.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ class UserState:
 
     ``request`` counts the user's requests (1 for the first ever), ``session`` counts the
     sessions the user has ended before this one. ``anchor`` is the anchor track chosen by
-    SPEC §4.7 steps 2–3 (None for ``/last``); ``played`` is filled only when asked for.
+    SPEC §4.7 steps 2–3 (None for ``/last``). The views of ``STATE_VIEWS`` (``played``) are
+    filled only for a recommender that ``needs`` them.
     """
 
     request: int
@@ -40,6 +42,37 @@ class UserState:
     fav_artist: str | None
     fav_artist_last: int | None
     played: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class StateView:
+    """A part of the user's state the script returns only to recommenders that need it."""
+
+    description: str
+    # The script's items for this view → the value of the ``UserState`` field of its name.
+    decode: Callable[[list], object]
+
+
+# What a recommender may declare in ``needs``: a ``UserState`` field name → its view. The
+# script takes a "1"/"0" flag per view after its fixed arguments (ARGV[8], ...), in this
+# order, and appends a requested view's items to its reply (with one view, the reply's
+# tail; a second view would have the script say how many items each one has).
+STATE_VIEWS = {
+    "played": StateView(
+        "the tracks played in the session so far",
+        lambda items: frozenset(int(t) for t in items),
+    ),
+}
+
+
+def check_needs(recommender: str, needs: Iterable[str]) -> None:
+    """Fail (``ValueError``) if ``recommender`` needs a view the store cannot return."""
+    unknown = sorted(set(needs) - set(STATE_VIEWS))
+    if unknown:
+        raise ValueError(
+            f"recommender {recommender!r} needs unknown user state {unknown}; "
+            f"the store returns: {', '.join(STATE_VIEWS)}"
+        )
 
 
 def _to_int(value) -> int | None:
@@ -65,7 +98,7 @@ class UserStateStore:
             self._script = ThreadLocalScript(client, LISTEN_LUA)
 
     def _listen(
-        self, user: int, track: int, time: float, artist: str, last: bool, want_played: bool
+        self, user: int, track: int, time: float, artist: str, last: bool, needs: frozenset[str]
     ) -> UserState:
         c = self.config
         reply = self._script(
@@ -78,25 +111,31 @@ class UserStateStore:
                 c.max_fails,
                 c.state_ttl_s,
                 "1" if last else "0",
-                "1" if want_played else "0",
+                *("1" if view in needs else "0" for view in STATE_VIEWS),
             ],
         )
-        request, session, anchor, fav, fav_last, *played = reply
+        request, session, anchor, fav, fav_last, *items = reply
         return UserState(
             request=int(request),
             session=int(session),
             anchor=_to_int(anchor) if anchor else None,
             fav_artist=_to_str(fav),
             fav_artist_last=_to_int(fav_last),
-            played=frozenset(int(t) for t in played),
+            **{name: view.decode(items) for name, view in STATE_VIEWS.items() if name in needs},
         )
 
     def on_next(
-        self, user: int, track: int, time: float, artist: str, want_played: bool = False
+        self,
+        user: int,
+        track: int,
+        time: float,
+        artist: str,
+        needs: frozenset[str] = frozenset(),
     ) -> UserState:
-        """Record that ``user`` listened to ``time`` of ``track`` and continues the session."""
-        return self._listen(user, track, time, artist, last=False, want_played=want_played)
+        """Record that ``user`` listened to ``time`` of ``track`` and continues the session;
+        the state comes with the views of ``STATE_VIEWS`` named in ``needs``."""
+        return self._listen(user, track, time, artist, last=False, needs=needs)
 
     def on_last(self, user: int, track: int, time: float, artist: str) -> UserState:
         """Record the session's final listen and clear the session-scoped fields."""
-        return self._listen(user, track, time, artist, last=True, want_played=False)
+        return self._listen(user, track, time, artist, last=True, needs=frozenset())

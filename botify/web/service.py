@@ -87,7 +87,7 @@ class Service:
         artist = self.catalog.artist_of(track)
         state = self._update(
             user,
-            lambda: self.store.on_next(user, track, listened, artist, recommender.needs_played),
+            lambda: self.store.on_next(user, track, listened, artist, recommender.needs),
         )
         rng = request_rng(self.config.seed, user, track, state.request if state else 0)
         request = Request(user, track, listened, rng, state)

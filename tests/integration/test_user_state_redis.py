@@ -55,7 +55,7 @@ def test_the_script_survives_script_flush(real_redis, config):
 
 def test_state_expires_after_the_ttl(real_redis, config):
     store = UserStateStore(real_redis, config)
-    store.on_next(1, 3, 0.9, "Artist 0", want_played=True)
+    store.on_next(1, 3, 0.9, "Artist 0", needs=frozenset({"played"}))
 
     for key in state_keys(1):
         assert 0 < real_redis.ttl(key) <= config.state_ttl_s

@@ -42,7 +42,7 @@ class FailingRecommender:
     """A recommender with a bug: every request raises."""
 
     name = "failing"
-    needs_played = False
+    needs = frozenset()
 
     def recommend_next(self, request: Request) -> Recommendation:
         raise ZeroDivisionError(f"secret internal detail for user {request.user}")

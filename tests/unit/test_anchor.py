@@ -9,6 +9,7 @@ from worlds import tiny_tracks, write_jsonl
 
 from botify.data.catalog import build_catalog
 from botify.data.lists import load_lists
+from botify.recommenders.anchor import FreshAnchorRecommender
 from botify.recommenders.base import Request
 from botify.recommenders.registry import build_recommenders
 from botify.state.store import UserStateStore, state_keys
@@ -50,9 +51,7 @@ class Harness:
 
     def next(self, track, time, recommender="anchor", seed=0):
         rec = self.recommenders[recommender]
-        state = self.store.on_next(
-            USER, track, time, self.catalog.artist_of(track), rec.needs_played
-        )
+        state = self.store.on_next(USER, track, time, self.catalog.artist_of(track), rec.needs)
         request = Request(USER, track, time, random.Random(seed), state)
         return state, rec.recommend_next(request)
 
@@ -220,3 +219,21 @@ def test_anchor_fresh_widens_to_favourite_artist_when_the_list_is_all_played(har
 
     assert rec.served_by == "anchor_fresh_fav_artist"
     assert rec.track not in (7, 70)
+
+
+def test_the_store_returns_the_played_tracks_only_to_a_recommender_that_needs_them(harness):
+    harness.next(7, 1.0)
+    state, _ = harness.next(70, 1.0)  # anchor needs nothing
+    assert harness.recommenders["anchor"].needs == frozenset() and state.played == frozenset()
+
+    state, _ = harness.next(3, 1.0, recommender="anchor_fresh")
+
+    assert harness.recommenders["anchor_fresh"].needs == {"played"}
+    assert state.played == {7, 70, 3}
+
+
+def test_a_recommender_needing_unknown_state_fails_when_recommenders_are_built(config, monkeypatch):
+    monkeypatch.setattr(FreshAnchorRecommender, "needs", frozenset({"played", "mood"}))
+
+    with pytest.raises(ValueError, match=r"'anchor_fresh' needs unknown user state \['mood'\]"):
+        build_recommenders(build_catalog(TRACKS), lambda: None, lambda: None, config)
