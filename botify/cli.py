@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from botify.data.lists import LIST_KINDS
+
 
 def _serve(args: argparse.Namespace) -> int:
     from botify.run.serve import serve
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     train = sub.add_parser("train", help="build recommendation lists from event logs")
-    train.add_argument("kind", choices=["contextual"])
+    train.add_argument("kind", choices=[k for k, kind in LIST_KINDS.items() if kind.trainable])
     train.add_argument("--logs", type=Path, required=True, help="event-log directory")
     train.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     train.add_argument("--k", type=int, default=50, help="list length per track")
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     deploy = sub.add_parser("deploy", help="switch every replica to new lists, no restart")
-    deploy.add_argument("kind", choices=["contextual"])
+    deploy.add_argument("kind", choices=list(LIST_KINDS))
     deploy.add_argument("file", type=Path, nargs="?", help="JSONL lists to deploy")
     deploy.add_argument(
         "--rollback", action="store_true", help="restore the previously deployed version"

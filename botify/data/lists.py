@@ -1,7 +1,9 @@
 """Precomputed recommendation lists (i2i per track, or per user) as JSON lines: read and written.
 
-File format, one line per key: ``{"track": id, "recommendations": [ids]}`` (i2i) or
-``{"user": id, "recommendations": [ids]}`` (per user). Lists are packed into two numpy
+``LIST_KINDS`` is the one table of the kinds of lists: the command line, the rollout, the
+app and the recommenders all take it from here. File format, one line per key:
+``{"track": id, "recommendations": [ids]}`` (``contextual``, i2i) or
+``{"user": id, "recommendations": [ids]}`` (``indexed``, per user). Lists are packed into two numpy
 arrays (offsets + flat ids) so that 50,000 lists of 50 ids cost a few MB per worker and
 are shared copy-on-write after fork, instead of millions of Python ints.
 """
@@ -21,6 +23,22 @@ import numpy as np
 from botify.data.catalog import Catalog
 
 _EMPTY = np.empty(0, dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class ListKind:
+    """A kind of recommendation lists: what they are keyed by and whether botify trains them."""
+
+    # The key of a file's lines, and the ``Request`` attribute a list is looked up by.
+    key_field: str
+    # ``botify train KIND`` builds it from the logs (otherwise it is made elsewhere).
+    trainable: bool
+
+
+LIST_KINDS = {
+    "contextual": ListKind(key_field="track", trainable=True),
+    "indexed": ListKind(key_field="user", trainable=False),
+}
 
 
 class ListsError(ValueError):
@@ -94,13 +112,13 @@ def parse_lists(lines, catalog: Catalog, key_field: str, source: str) -> tuple[d
     return keys, rows
 
 
-def load_lists(path: Path, catalog: Catalog, key_field: str = "track") -> RecommendationLists:
-    """Load and validate a list file against ``catalog``."""
+def load_lists(path: Path, catalog: Catalog, kind: str = "contextual") -> RecommendationLists:
+    """Load and validate a list file of ``kind`` (one of ``LIST_KINDS``) against ``catalog``."""
     path = Path(path)
     if not path.is_file():
         raise ListsError(f"no list file at {path}")
     with open(path, encoding="utf-8") as f:
-        keys, rows = parse_lists(f, catalog, key_field, str(path))
+        keys, rows = parse_lists(f, catalog, LIST_KINDS[kind].key_field, str(path))
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -110,8 +128,10 @@ def load_lists(path: Path, catalog: Catalog, key_field: str = "track") -> Recomm
     )
 
 
-def write_lists(lists: Mapping[int, np.ndarray], out: Path) -> None:
-    """Write ``{"track", "recommendations"}`` JSON lines by track id, atomically (temp + rename)."""
+def write_lists(lists: Mapping[int, np.ndarray], out: Path, kind: str = "contextual") -> None:
+    """Write a list file of ``kind`` (``{"track", "recommendations"}`` lines for contextual)
+    in key order, atomically (temp + rename)."""
+    key_field = LIST_KINDS[kind].key_field
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -119,8 +139,8 @@ def write_lists(lists: Mapping[int, np.ndarray], out: Path) -> None:
         # mkstemp creates the file private; the service may read it as another user.
         os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w") as f:
-            for track in sorted(lists):
-                line = {"track": track, "recommendations": lists[track].tolist()}
+            for key in sorted(lists):
+                line = {key_field: key, "recommendations": lists[key].tolist()}
                 f.write(json.dumps(line, separators=(",", ":")) + "\n")
         os.replace(tmp, out)
     except BaseException:

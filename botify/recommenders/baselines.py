@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from botify.data.catalog import Catalog
-from botify.data.lists import RecommendationLists
+from botify.data.lists import LIST_KINDS, RecommendationLists
 from botify.recommenders.base import Recommendation, Request, pick
 
 ListsSource = Callable[[], RecommendationLists | None]
@@ -68,24 +68,23 @@ class StickyArtistRecommender:
 class ListRecommender:
     """A random track from a precomputed list keyed by the previous track or by the user.
 
-    ``contextual`` uses the deployed i2i lists (key: previous track); ``indexed`` uses
-    per-user lists (key: user). Without a list the pick falls back to random.
+    One per kind of ``LIST_KINDS``, named after it: ``contextual`` uses the deployed i2i
+    lists (key: the previous track), ``indexed`` per-user lists (key: the user). Without a
+    list the pick falls back to random.
     """
 
     needs: frozenset[str] = frozenset()
 
-    def __init__(
-        self, name: str, lists: ListsSource, by_user: bool, last_resort: RandomRecommender
-    ) -> None:
-        self.name = name
+    def __init__(self, kind: str, lists: ListsSource, last_resort: RandomRecommender) -> None:
+        self.name = kind
         self.lists = lists
-        self.by_user = by_user
+        self.key_field = LIST_KINDS[kind].key_field
         self.last_resort = last_resort
 
     def recommend_next(self, request: Request) -> Recommendation:
         """A random list entry, or random when there is no list for the key."""
         lists = self.lists()
-        key = request.user if self.by_user else request.track
+        key = getattr(request, self.key_field)
         candidates = lists.get(key) if lists is not None else ()
         if len(candidates) == 0:
             return self.last_resort.fallback(request, RANDOM_FALLBACK)

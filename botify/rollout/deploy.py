@@ -19,12 +19,13 @@ import redis
 from botify.config import Config
 from botify.data.catalog import Catalog
 from botify.data.lists import ListsError, load_lists
-from botify.rollout.keys import ACTIVE_EXPERIMENT_KEY, KEY_FIELDS, decode, deploy_key, deployed_file
+from botify.rollout.keys import ACTIVE_EXPERIMENT_KEY, decode, deploy_key, deployed_file
 
 
 def publish(client: redis.Redis, config: Config, catalog: Catalog, kind: str, file: Path) -> str:
-    """Validate ``file``, store it under its version and make that version the deployed one."""
-    lists = load_lists(file, catalog, KEY_FIELDS[kind])
+    """Validate ``file`` as lists of ``kind`` (one of ``LIST_KINDS``), store it under its
+    version and make that version the deployed one."""
+    lists = load_lists(file, catalog, kind)
     target = deployed_file(config.data_dir, kind, lists.version)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)

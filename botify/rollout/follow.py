@@ -22,7 +22,6 @@ from botify.data.catalog import Catalog
 from botify.data.lists import ListsError, RecommendationLists, load_lists
 from botify.rollout.keys import (
     ACTIVE_EXPERIMENT_KEY,
-    KEY_FIELDS,
     decode,
     deploy_key,
     deployed_file,
@@ -104,7 +103,7 @@ class DeployedLists:
             return
         path = deployed_file(self.config.data_dir, self.kind, version)
         try:
-            lists = load_lists(path, self.catalog, KEY_FIELDS[self.kind])
+            lists = load_lists(path, self.catalog, self.kind)
             if lists.version != version:
                 raise ListsError(f"{path} has content version {lists.version}")
         except ListsError as e:

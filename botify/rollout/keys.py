@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-KEY_FIELDS = {"contextual": "track", "indexed": "user"}
 ACTIVE_EXPERIMENT_KEY = "botify:experiment:active"
 
 

@@ -10,9 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from botify.config import Config
 from botify.data.catalog import load_catalog
+from botify.data.lists import LIST_KINDS
 from botify.logs.writer import EventLog
 from botify.rollout.follow import DeployedLists
-from botify.rollout.keys import KEY_FIELDS
 from botify.state.client import connect, resolve_redis_url
 from botify.web.resources import blueprint
 from botify.web.service import Service
@@ -36,7 +36,7 @@ def create_app(config: Config | None = None, client: redis.Redis | None = None) 
             )
         client = connect(url, config)
     catalog = load_catalog(config.data_dir)
-    lists = {kind: DeployedLists(kind, client, config, catalog) for kind in KEY_FIELDS}
+    lists = {kind: DeployedLists(kind, client, config, catalog) for kind in LIST_KINDS}
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

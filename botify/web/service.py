@@ -62,10 +62,7 @@ class Service:
         self.poller = Poller(self.config.deploy_check_s, watched)
         self.store = UserStateStore(self.client, self.config)
         self.recommenders = build_recommenders(
-            self.catalog,
-            contextual=self.lists["contextual"].current,
-            indexed=self.lists["indexed"].current,
-            config=self.config,
+            self.catalog, {kind: lists.current for kind, lists in self.lists.items()}, self.config
         )
         # The degraded answer when Redis is unreachable.
         self.random: RandomRecommender = self.recommenders["random"]

@@ -8,8 +8,11 @@ from dataclasses import replace
 
 import pytest
 import redis
-from worlds import write_jsonl
+from worlds import with_experiment, write_jsonl
 
+from botify.cli import main
+from botify.data.lists import content_version
+from botify.logs.reader import read_events
 from botify.rollout.deploy import activate, publish
 from botify.state.client import connect
 from botify.state.store import UserStateStore, state_keys
@@ -89,6 +92,27 @@ def test_the_service_runs_on_a_real_redis_and_cluster(real_redis, config, tmp_pa
     assert client.post("/last/9", json={"track": 150, "time": 0.2}).json == {"user": 9}
     assert real_redis.hget(state_keys(9)[0], "session") == b"1"
     assert client.get("/health").json["redis"] == "ok"
+
+
+def test_botify_deploy_indexed_then_the_indexed_recommender_serves_the_users_list(
+    redis_server, config, tmp_path, monkeypatch
+):
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    path = write_jsonl(tmp_path / "indexed.jsonl", [{"user": 9, "recommendations": [150, 151]}])
+    monkeypatch.setenv("BOTIFY_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("BOTIFY_DATA_DIR", str(config.data_dir))
+
+    assert main(["deploy", "indexed", str(path)]) == 0
+    app = create_app(with_experiment(config, "indexed"), client)
+    http = app.test_client()
+    answers = [http.post("/next/9", json={"track": 3, "time": 1.0}).json for _ in range(10)]
+
+    version = http.get("/health").json["recommendations"]["indexed"]
+    assert version == content_version(path)
+    assert {a["track"] for a in answers} == {150, 151}
+    events = list(read_events(config.log_dir))
+    assert {(e["served_by"], e["model_version"]) for e in events} == {("indexed", version)}
 
 
 def test_connect_builds_a_cluster_client_when_configured(redis_cluster, config):

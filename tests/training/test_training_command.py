@@ -151,3 +151,16 @@ def test_log_dir_of_garbage_is_a_clear_error(
 
 def test_k_below_one_is_rejected(synthetic_log_dir: Path, tmp_path: Path) -> None:
     assert train_contextual_command(synthetic_log_dir, tmp_path / "o.jsonl", 0, 0, None) != 0
+
+
+def test_train_offers_the_trainable_kinds_and_deploy_every_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["train", "indexed", "--logs", str(tmp_path), "--out", str(tmp_path / "x")])
+
+    assert refused.value.code == 2
+    assert "invalid choice: 'indexed' (choose from 'contextual')" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["deploy", "--help"])
+    assert "{contextual,indexed}" in capsys.readouterr().out

@@ -36,7 +36,7 @@ def harness(tmp_path, config, fake_redis):
     )
     lists = load_lists(path, catalog)
     store = UserStateStore(fake_redis, config)
-    recommenders = build_recommenders(catalog, lambda: lists, lambda: None, config)
+    recommenders = build_recommenders(catalog, {"contextual": lambda: lists}, config)
     return Harness(store, recommenders, catalog, fake_redis)
 
 
@@ -236,4 +236,4 @@ def test_a_recommender_needing_unknown_state_fails_when_recommenders_are_built(c
     monkeypatch.setattr(FreshAnchorRecommender, "needs", frozenset({"played", "mood"}))
 
     with pytest.raises(ValueError, match=r"'anchor_fresh' needs unknown user state \['mood'\]"):
-        build_recommenders(build_catalog(TRACKS), lambda: None, lambda: None, config)
+        build_recommenders(build_catalog(TRACKS), {}, config)

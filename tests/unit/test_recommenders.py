@@ -8,7 +8,7 @@ import pytest
 from worlds import tiny_tracks, write_jsonl
 
 from botify.data.catalog import build_catalog
-from botify.data.lists import load_lists
+from botify.data.lists import LIST_KINDS, load_lists
 from botify.recommenders.base import Recommendation, Request
 from botify.recommenders.registry import build_recommenders
 
@@ -16,16 +16,19 @@ CATALOG = build_catalog(tiny_tracks())
 
 
 def recommenders(config, contextual=None, indexed=None):
-    return build_recommenders(CATALOG, lambda: contextual, lambda: indexed, config)
+    return build_recommenders(
+        CATALOG, {"contextual": lambda: contextual, "indexed": lambda: indexed}, config
+    )
 
 
 def ask(recommender, track=12, user=1, seed=0):
     return recommender.recommend_next(Request(user, track, 1.0, random.Random(seed), None))
 
 
-def lists_from(tmp_path, key_field, mapping, name="lists.jsonl"):
+def lists_from(tmp_path, kind, mapping, name="lists.jsonl"):
+    key_field = LIST_KINDS[kind].key_field
     records = [{key_field: k, "recommendations": v} for k, v in mapping.items()]
-    return load_lists(write_jsonl(tmp_path / name, records), CATALOG, key_field)
+    return load_lists(write_jsonl(tmp_path / name, records), CATALOG, kind)
 
 
 def test_random_is_uniform_over_the_catalog(config):
@@ -50,7 +53,7 @@ def test_sticky_artist_stays_with_the_artist_and_skips_the_track(config):
 
 
 def test_contextual_uses_the_previous_tracks_list(tmp_path, config):
-    lists = lists_from(tmp_path, "track", {12: [50, 60]})
+    lists = lists_from(tmp_path, "contextual", {12: [50, 60]})
     contextual = recommenders(config, contextual=lists)["contextual"]
 
     picks = {ask(contextual, track=12, seed=s) for s in range(30)}
@@ -61,14 +64,14 @@ def test_contextual_uses_the_previous_tracks_list(tmp_path, config):
 
 @pytest.mark.parametrize("deployed", [False, True])
 def test_contextual_falls_back_to_random(tmp_path, config, deployed):
-    lists = lists_from(tmp_path, "track", {99: [50]}) if deployed else None
+    lists = lists_from(tmp_path, "contextual", {99: [50]}) if deployed else None
     rec = ask(recommenders(config, contextual=lists)["contextual"], track=12)
 
     assert rec.served_by == "random_fallback" and rec.track in CATALOG
 
 
 def test_indexed_uses_the_users_list_and_falls_back(tmp_path, config):
-    lists = lists_from(tmp_path, "user", {1: [7, 8]})
+    lists = lists_from(tmp_path, "indexed", {1: [7, 8]})
     indexed = recommenders(config, indexed=lists)["indexed"]
 
     assert {ask(indexed, user=1, seed=s).track for s in range(30)} == {7, 8}
