@@ -18,11 +18,12 @@ from pathlib import Path
 
 import redis
 
+from botify.config import Config
 from botify.run.redis_server import RedisServer
 from botify.state.script import ThreadLocalScript
 from botify.state.store import LISTEN_LUA, state_keys
 
-ARGS = [123, "0.5", "Artist 12", "0.5", 3, 86400, "0", "0"]
+ARGS = [123, "0.5", "Artist 12", repr(Config.good_time), 3, 86400, "0", "0"]
 
 
 def per_call(call: Callable[[int], object], calls: int) -> tuple[float, float]:

@@ -15,15 +15,30 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, workers=args.workers)
 
 
+def _good_time() -> float | None:
+    """The service's ``BOTIFY_GOOD_TIME``, or None (after saying why) if the settings are bad."""
+    from botify.config import Config
+
+    try:
+        return Config.from_env().good_time
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+
+
 def _train(args: argparse.Namespace) -> int:
     from botify.training.command import train_contextual_command
 
+    good_time = _good_time()
+    if good_time is None:
+        return 2
     return train_contextual_command(
         logs=args.logs,
         out=args.out,
         k=args.k,
         seed=args.seed,
         test_logs=args.test_logs,
+        good_time=good_time,
     )
 
 
@@ -41,12 +56,9 @@ def _activate(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from botify.analysis.report import report_command
-    from botify.config import Config
 
-    try:
-        good_time = Config.from_env().good_time
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    good_time = _good_time()
+    if good_time is None:
         return 2
     return report_command(
         logs=args.logs,

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from botify.config import Config
 from botify.data.catalog import read_catalog
 
 DIAGNOSTIC_COLUMNS = (
@@ -48,7 +49,9 @@ def load_track_artists(tracks_path: Path) -> pd.Series:
 
 
 def listened_recommendations(
-    sessionized: pd.DataFrame, track_artists: pd.Series | None, good_time: float = 0.5
+    sessionized: pd.DataFrame,
+    track_artists: pd.Series | None,
+    good_time: float = Config.good_time,
 ) -> pd.DataFrame:
     """One row per listened recommended track of a closed session, with its flags.
 
@@ -86,7 +89,7 @@ def treatment_diagnostics(
     treatments: pd.Series,
     treatment_names: list[str],
     track_artists: pd.Series | None,
-    good_time: float = 0.5,
+    good_time: float = Config.good_time,
 ) -> pd.DataFrame:
     """Diagnostics per treatment (index: ``treatment_names``; columns: ``DIAGNOSTIC_COLUMNS``)."""
     index = pd.Index(treatment_names, name="treatment")

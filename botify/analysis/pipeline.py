@@ -16,6 +16,7 @@ from botify.analysis.checks import SampleRatioCheck, latency_guardrail, sample_r
 from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
 from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, user_metrics
 from botify.analysis.stats import compare_treatments
+from botify.config import Config
 from botify.logs.reader import EventLogFrame
 from botify.logs.sessions import session_table, sessionize
 
@@ -55,7 +56,7 @@ def analyze_experiment(
     experiment: str,
     control: str = "C",
     track_artists: pd.Series | None = None,
-    good_time: float = 0.5,
+    good_time: float = Config.good_time,
     confidence: float = 0.95,
     max_latency_increase: float = 0.2,
 ) -> AbAnalysis:

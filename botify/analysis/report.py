@@ -14,6 +14,7 @@ from botify.analysis.metrics import GUARDRAIL_METRICS
 from botify.analysis.pipeline import AbAnalysis, analyze_experiment, default_experiment
 from botify.analysis.plot import save_effects_plot
 from botify.analysis.stats import COMPARISON_COLUMNS
+from botify.config import Config
 from botify.logs.reader import load_events
 
 REPORT_FILE = "report.md"
@@ -197,7 +198,7 @@ def report_command(
     control: str,
     out: Path | None,
     tracks: Path | None,
-    good_time: float = 0.5,
+    good_time: float = Config.good_time,
 ) -> int:
     """``botify report``: print the report; with ``out`` also write report.md and the PNG.
 

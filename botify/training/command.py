@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from botify.config import Config
 from botify.data.lists import write_lists
 from botify.logs.reader import FILE_GLOB, ReadStats, load_events, log_files
 from botify.logs.sessions import sessionize
@@ -39,9 +40,16 @@ def _load(log_dir: Path) -> Listens | str:
     return listens
 
 
-def offline_report(lists: offline_eval.Lists, train: Listens, test: Listens, seed: int) -> str:
-    """Markdown table of ``lists`` (trained on ``train``) and the baselines on ``test``."""
-    anchors, targets = offline_eval.evaluation_pairs(test)
+def offline_report(
+    lists: offline_eval.Lists,
+    train: Listens,
+    test: Listens,
+    seed: int,
+    good_time: float = Config.good_time,
+) -> str:
+    """Markdown table of ``lists`` (trained on ``train``) and the baselines on ``test``, whose
+    cases are consecutive listens of at least ``good_time``."""
+    anchors, targets = offline_eval.evaluation_pairs(test, good_time)
     seen = np.unique(train.track)
     candidates = {
         "contextual (ALS)": lists,
@@ -61,13 +69,20 @@ def _fail(message: str) -> int:
 
 
 def train_contextual_command(
-    logs: Path, out: Path, k: int, seed: int, test_logs: Path | None
+    logs: Path,
+    out: Path,
+    k: int,
+    seed: int,
+    test_logs: Path | None,
+    good_time: float = Config.good_time,
 ) -> int:
     """``botify train contextual``: evaluate offline, train on all logs, write ``out``.
 
     Without ``test_logs`` the last day of ``logs`` is held out for the evaluation, and the
-    lists written are trained again on all of ``logs``. Returns the process exit code: 0 on
-    success, 2 when the arguments or the logs leave nothing to train on.
+    lists written are trained again on all of ``logs``. ``good_time`` is the service's
+    ``BOTIFY_GOOD_TIME``: the evaluation's cases are listens at least that long. Returns the
+    process exit code: 0 on success, 2 when the arguments or the logs leave nothing to train
+    on.
     """
     if k < 1:
         return _fail(f"--k must be at least 1, got {k}")
@@ -87,7 +102,7 @@ def train_contextual_command(
         train, test, held_out = loaded, test_loaded, f"the sessions of {test_logs}"
         evaluated = train_lists(loaded, k, seed, progress=True)
     print(f"\nOffline evaluation: trained on {train.n_sessions} sessions, tested on {held_out}")
-    print(offline_report(evaluated, train, test, seed))
+    print(offline_report(evaluated, train, test, seed, good_time))
     if test_logs is None:
         print("\nThe lists written are trained on ALL the given logs, test day included.")
         lists = train_lists(loaded, k, seed, progress=True)

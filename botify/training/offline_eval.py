@@ -1,7 +1,8 @@
 """Offline evaluation of i2i lists on held-out sessions, against popularity and random baselines.
 
 A test case is a pair of consecutive listens in a held-out session, ``a`` then ``b``, both
-listened well (``time >= good_time``): a good list for ``a`` ranks ``b`` high.
+listened well (``time >= good_time``, the service's ``BOTIFY_GOOD_TIME``): a good list for
+``a`` ranks ``b`` high.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from botify.config import Config
 from botify.training.listens import Listens
 
 DAY_MS = 86_400_000
-GOOD_TIME = 0.5
 CUTOFF = 10
 TEST_SHARE = 0.2
 
@@ -68,7 +69,7 @@ def split_by_time(listens: Listens, test_share: float = TEST_SHARE) -> Split:
 
 
 def evaluation_pairs(
-    listens: Listens, good_time: float = GOOD_TIME
+    listens: Listens, good_time: float = Config.good_time
 ) -> tuple[np.ndarray, np.ndarray]:
     """Anchors and targets: consecutive listens of one session, both with ``time >= good_time``."""
     good = listens.time >= good_time

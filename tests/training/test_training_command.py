@@ -164,3 +164,23 @@ def test_train_offers_the_trainable_kinds_and_deploy_every_kind(
     with pytest.raises(SystemExit):
         main(["deploy", "--help"])
     assert "{contextual,indexed}" in capsys.readouterr().out
+
+
+def test_the_offline_evaluation_takes_good_listens_at_the_services_good_time(
+    synthetic_log_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["train", "contextual", "--logs", str(synthetic_log_dir), "--out", str(tmp_path / "l")]
+
+    def cases(good_time: str) -> int:
+        monkeypatch.setenv("BOTIFY_GOOD_TIME", good_time)
+        assert main(argv) == 0
+        out = capsys.readouterr().out.splitlines()
+        return int(next(row for row in out if row.startswith("| contextual")).split("|")[2])
+
+    assert cases("0.3") > cases("0.8") > 0
+    monkeypatch.setenv("BOTIFY_GOOD_TIME", "half")
+    assert main(argv) == 2
+    assert "BOTIFY_GOOD_TIME must be a number, got 'half'" in capsys.readouterr().err
