@@ -22,6 +22,7 @@ test: install
 lint: install
 	$(BIN)/ruff format --check botify sim tests bench
 	$(BIN)/ruff check botify sim tests bench
+	$(BIN)/lint-imports
 
 demo: install
 	$(BIN)/python -m botify.run.demo $(DEMO_ARGS)
