@@ -8,6 +8,7 @@ Only the command line imports this module; workers follow deployments through
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -31,49 +32,68 @@ def _command_client(config: Config, command: str) -> redis.Redis | None:
     return connect(url, config)
 
 
-def deploy_command(kind: str, file: Path | None, rollback: bool) -> int:
-    """``botify deploy``: publish a list file, or roll back to the previous version."""
-    config = Config.from_env()
-    client = _command_client(config, "deploy")
+class _UsageError(Exception):
+    """A command line the command cannot act on (exit code 2)."""
+
+
+def _run(
+    command: str,
+    config: Config,
+    act: Callable[[redis.Redis], str],
+    refused: tuple[type[Exception], ...],
+    refusal: str,
+) -> int:
+    """Run ``act`` against the service's Redis; print what it did, or why it did nothing.
+
+    Exit codes: 0 done, 1 refused (``refused`` errors, said after ``refusal``) or Redis
+    failed, 2 no Redis found or a usage error.
+    """
+    client = _command_client(config, command)
     if client is None:
         return 2
     try:
-        if rollback:
-            version = roll_back(client, kind)
-            print(f"rolled back {kind} to version {version}")
-            return 0
-        if file is None:
-            print("botify deploy: give a FILE to deploy, or --rollback", file=sys.stderr)
-            return 2
-        version = publish(client, config, load_catalog(config.data_dir), kind, file)
-    except (ListsError, CatalogError) as e:
-        print(f"botify deploy: rejected, the deployed version keeps serving: {e}", file=sys.stderr)
+        done = act(client)
+    except _UsageError as e:
+        print(f"botify {command}: {e}", file=sys.stderr)
+        return 2
+    except refused as e:
+        print(f"botify {command}: {refusal}{e}", file=sys.stderr)
         return 1
     except redis.RedisError as e:
-        print(f"botify deploy: Redis failed: {e}", file=sys.stderr)
+        print(f"botify {command}: Redis failed: {e}", file=sys.stderr)
         return 1
-    print(
-        f"deployed {kind} version {version}; every replica serves it within "
-        f"{config.deploy_check_s:g} s plus its load time"
-    )
+    print(done)
     return 0
+
+
+def deploy_command(kind: str, file: Path | None, rollback: bool) -> int:
+    """``botify deploy``: publish a list file, or roll back to the previous version."""
+    config = Config.from_env()
+
+    def deploy(client: redis.Redis) -> str:
+        if rollback:
+            return f"rolled back {kind} to version {roll_back(client, kind)}"
+        if file is None:
+            raise _UsageError("give a FILE to deploy, or --rollback")
+        version = publish(client, config, load_catalog(config.data_dir), kind, file)
+        return (
+            f"deployed {kind} version {version}; every replica serves it within "
+            f"{config.deploy_check_s:g} s plus its load time"
+        )
+
+    refusal = "rejected, the deployed version keeps serving: "
+    return _run("deploy", config, deploy, (ListsError, CatalogError), refusal)
 
 
 def activate_command(name: str) -> int:
     """``botify activate NAME``: switch the active experiment without a restart."""
     config = Config.from_env()
-    client = _command_client(config, "activate")
-    if client is None:
-        return 2
-    try:
+
+    def switch(client: redis.Redis) -> str:
         activate(client, config, name)
-    except ValueError as e:
-        print(f"botify activate: {e}", file=sys.stderr)
-        return 1
-    except redis.RedisError as e:
-        print(f"botify activate: Redis failed: {e}", file=sys.stderr)
-        return 1
-    print(
-        f"activated experiment {name}; every replica serves it within {config.deploy_check_s:g} s"
-    )
-    return 0
+        return (
+            f"activated experiment {name}; every replica serves it within "
+            f"{config.deploy_check_s:g} s"
+        )
+
+    return _run("activate", config, switch, (ValueError,), "")

@@ -115,6 +115,30 @@ def test_botify_deploy_indexed_then_the_indexed_recommender_serves_the_users_lis
     assert {(e["served_by"], e["model_version"]) for e in events} == {("indexed", version)}
 
 
+def test_the_deploy_and_activate_commands_say_what_they_did(
+    redis_server, config, tmp_path, monkeypatch, capsys
+):
+    redis.Redis.from_url(redis_server.url).flushall()
+    monkeypatch.setenv("BOTIFY_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("BOTIFY_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("BOTIFY_EXPERIMENTS", '{"A": {"C": "random"}, "B": {"C": "toppop"}}')
+    first = write_jsonl(tmp_path / "1.jsonl", [{"track": 3, "recommendations": [4]}])
+    second = write_jsonl(tmp_path / "2.jsonl", [{"track": 3, "recommendations": [5]}])
+
+    assert main(["deploy", "contextual", str(first)]) == 0
+    assert main(["deploy", "contextual", str(second)]) == 0
+    assert main(["deploy", "contextual", "--rollback"]) == 0
+    assert main(["deploy", "contextual"]) == 2
+    assert main(["activate", "B"]) == 0
+    assert main(["activate", "NOPE"]) == 1
+
+    out, err = capsys.readouterr()
+    assert f"rolled back contextual to version {content_version(first)}" in out
+    assert "activated experiment B; every replica serves it within" in out
+    assert "botify deploy: give a FILE to deploy, or --rollback" in err
+    assert "botify activate: unknown experiment 'NOPE'" in err
+
+
 def test_connect_builds_a_cluster_client_when_configured(redis_cluster, config):
     client = connect(redis_cluster.url, replace(config, redis_cluster=True))
 
