@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time as clock
 from pathlib import Path
@@ -13,17 +14,78 @@ from sim.remote import DEFAULT_URL
 from sim.runner import AGENTS, RunSettings, run_day
 from sim.stats import format_summary, summarise, write_sessions
 from sim.user_model import MAX_SESSION_TRACKS
-from sim.world import WorldParams, generate_world
+from sim.world import WorldParamError, WorldParams, generate_world
 from sim.world_files import load_world, write_world
+
+# `sim world` flags for the world's structure and its users' behaviour: flag → WorldParams
+# field(s) (two fields for a LOW HIGH range), type, help. Robustness worlds are one command.
+WORLD_FLAGS = {
+    "--tracks": (("n_tracks",), int, "number of tracks"),
+    "--users": (("n_users",), int, "number of users"),
+    "--dim": (("dim",), int, "embedding dimension"),
+    "--genres": (("n_genres",), int, "number of genres"),
+    "--artist-spread": (("artist_spread",), float, "how far artists stray from their genre"),
+    "--track-spread": (("track_spread",), float, "how far tracks stray from their artist"),
+    "--shared-weight": (("shared_weight",), float, "weight of the taste every track shares"),
+    "--artist-discount": (
+        ("artist_discount_gamma",),
+        float,
+        "listen-time factor per earlier play of the same artist in a session",
+    ),
+    "--budget": (("session_budget",), int, "session budget (skips before leaving)"),
+    "--interest-neighbours": (
+        ("interest_neighbours",),
+        int,
+        "a session's first track is one of this many nearest to its interest",
+    ),
+    "--max-interests": (("max_interests",), int, "interest tracks per user, at most"),
+    "--hop-probability": (
+        ("hop_probability",),
+        float,
+        "chance a next interest is a similar artist",
+    ),
+    "--consume-bias": (
+        ("consume_bias_low", "consume_bias_high"),
+        float,
+        "range LOW HIGH of the users' listening threshold",
+    ),
+    "--consume-sharpness": (
+        ("consume_sharpness_low", "consume_sharpness_high"),
+        float,
+        "range LOW HIGH of how sharply users tell liked from disliked",
+    ),
+}
+
+
+def world_params(args: argparse.Namespace) -> WorldParams:
+    """The ``WorldParams`` of ``sim world``'s arguments (unset flags keep the defaults)."""
+    values = {"seed": args.seed}
+    for flag, (fields, _type, _help) in WORLD_FLAGS.items():
+        given = getattr(args, flag[2:].replace("-", "_"))
+        if given is not None:
+            values.update(zip(fields, given if len(fields) > 1 else [given], strict=True))
+    return WorldParams(**values)
 
 
 def _world(args: argparse.Namespace) -> int:
-    params = WorldParams(seed=args.seed, n_tracks=args.tracks, n_users=args.users, dim=args.dim)
+    params = world_params(args)
     started = clock.perf_counter()
-    write_world(generate_world(params), args.out)
+    try:
+        world = generate_world(params)
+    except WorldParamError as e:
+        flag = next((f for f, (names, _, _) in WORLD_FLAGS.items() if e.field in names), None)
+        print(f"sim world: {flag or e.field}: {e}", file=sys.stderr)
+        return 2
+    write_world(world, args.out)
+    changed = {
+        name: value
+        for name, value in dataclasses.asdict(params).items()
+        if value != getattr(WorldParams, name) and name not in ("seed", "n_tracks", "n_users")
+    }
     print(
-        f"world: {args.tracks} tracks, {args.users} users, dim {args.dim}, seed {args.seed} "
-        f"-> {args.out} in {clock.perf_counter() - started:.1f}s"
+        f"world: {params.n_tracks} tracks, {params.n_users} users, seed {params.seed}"
+        + "".join(f", {name}={value}" for name, value in changed.items())
+        + f" -> {args.out} in {clock.perf_counter() - started:.1f}s"
     )
     return 0
 
@@ -75,9 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     world = sub.add_parser("world", help="generate a synthetic world")
     world.add_argument("--seed", type=int, required=True)
     world.add_argument("--out", type=Path, required=True, help="directory to write")
-    world.add_argument("--tracks", type=int, default=WorldParams.n_tracks)
-    world.add_argument("--users", type=int, default=WorldParams.n_users)
-    world.add_argument("--dim", type=int, default=WorldParams.dim)
+    for flag, (fields, kind, description) in WORLD_FLAGS.items():
+        defaults = " ".join(str(getattr(WorldParams, name)) for name in fields)
+        world.add_argument(
+            flag,
+            type=kind,
+            nargs=len(fields) if len(fields) > 1 else None,
+            metavar=("LOW", "HIGH") if len(fields) > 1 else None,
+            help=f"{description} (default {defaults})",
+        )
     world.set_defaults(func=_world)
 
     run = sub.add_parser("run", help="simulate days of sessions")

@@ -40,6 +40,10 @@ class WorldParams:
     session_budget: int = 5
     artist_discount_gamma: float = 0.8
     interest_neighbours: int = 10
+    consume_bias_low: float = 0.1
+    consume_bias_high: float = 0.6
+    consume_sharpness_low: float = 4.0
+    consume_sharpness_high: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -202,18 +206,57 @@ def _users(
     return Users(
         interest_offsets=offsets,
         interest_tracks=interests,
-        consume_bias=np.round(rng.uniform(0.1, 0.6, n_users), 4),
-        consume_sharpness=np.round(rng.uniform(4.0, 15.0, n_users), 4),
+        consume_bias=np.round(
+            rng.uniform(params.consume_bias_low, params.consume_bias_high, n_users), 4
+        ),
+        consume_sharpness=np.round(
+            rng.uniform(params.consume_sharpness_low, params.consume_sharpness_high, n_users), 4
+        ),
         session_budget=np.full(n_users, params.session_budget, dtype=np.int64),
         artist_discount_gamma=np.full(n_users, params.artist_discount_gamma),
         interest_neighbours=np.full(n_users, params.interest_neighbours, dtype=np.int64),
     )
 
 
+class WorldParamError(ValueError):
+    """A parameter a world cannot be generated with; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_params(params: WorldParams) -> None:
+    """Raise ``WorldParamError`` for the first parameter a world cannot be generated with."""
+    rules = [
+        ("n_tracks", params.n_tracks >= 2, "at least 2"),
+        ("n_users", params.n_users >= 1, "at least 1"),
+        ("dim", params.dim >= 2, "at least 2"),
+        ("n_genres", 1 <= params.n_genres <= len(GENRES), f"between 1 and {len(GENRES)}"),
+        ("session_budget", params.session_budget >= 1, "at least 1"),
+        ("artist_discount_gamma", 0.0 < params.artist_discount_gamma <= 1.0, "in (0, 1]"),
+        (
+            "interest_neighbours",
+            1 <= params.interest_neighbours <= params.n_tracks,
+            "between 1 and the number of tracks",
+        ),
+        ("max_interests", params.max_interests >= 1, "at least 1"),
+        ("hop_probability", 0.0 <= params.hop_probability <= 1.0, "in [0, 1]"),
+        ("consume_bias_low", params.consume_bias_low <= params.consume_bias_high, "<= high"),
+        (
+            "consume_sharpness_low",
+            0.0 < params.consume_sharpness_low <= params.consume_sharpness_high,
+            "> 0 and <= high",
+        ),
+    ]
+    for name, holds, expected in rules:
+        if not holds:
+            raise WorldParamError(name, f"{name} must be {expected}, got {getattr(params, name)}")
+
+
 def generate_world(params: WorldParams) -> World:
     """Generate a world deterministically from ``params`` (same params → identical arrays)."""
-    if params.n_genres > len(GENRES):
-        raise ValueError(f"n_genres must be at most {len(GENRES)}")
+    check_params(params)
     rng = np.random.default_rng(params.seed)
     track_artist, artist_genre, track_popularity = _catalog_order(params, rng)
     embeddings, artist_centres = _embeddings(params, rng, artist_genre, track_artist)

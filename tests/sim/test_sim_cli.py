@@ -42,3 +42,25 @@ def test_console_agent_refuses_workers(world_dir, capsys):
     args = ["run", "--world", str(world_dir), "--agent", "console", "--episodes", "1"]
     assert main([*args, "--workers", "2"]) == 2
     assert "--workers 1" in capsys.readouterr().err
+
+
+def test_world_flags_set_the_behaviour_and_bad_values_name_the_flag(tmp_path, capsys):
+    world = tmp_path / "world"
+    args = ["world", "--seed", "2", "--out", str(world), "--tracks", "600", "--users", "40"]
+    flags = ["--artist-discount", "0.6", "--budget", "3", "--interest-neighbours", "4"]
+    assert main([*args, *flags, "--consume-bias", "0.3", "0.35", "--genres", "5"]) == 0
+    users = [json.loads(line) for line in (world / "users.jsonl").read_text().splitlines()]
+    assert {u["artist_discount_gamma"] for u in users} == {0.6}
+    assert {u["session_budget"] for u in users} == {3}
+    assert {u["interest_neighbours"] for u in users} == {4}
+    assert all(0.3 <= u["consume_bias"] <= 0.35 for u in users)
+    genres = {
+        json.loads(line)["genre"] for line in (world / "tracks.jsonl").read_text().splitlines()
+    }
+    assert len(genres) == 5
+    assert json.loads((world / "world.json").read_text())["consume_bias_high"] == 0.35
+    capsys.readouterr()
+    assert main([*args, "--artist-discount", "1.5"]) == 2
+    assert "--artist-discount" in capsys.readouterr().err
+    assert main([*args, "--consume-sharpness", "9", "2"]) == 2
+    assert "--consume-sharpness" in capsys.readouterr().err

@@ -68,6 +68,22 @@ def test_nearest_rows_match_brute_force(k):
     np.testing.assert_array_equal(cached.of(np.array([9])), expected_of(matrix, [9], k))
 
 
+def test_nearest_rows_do_not_depend_on_batching_and_break_ties_by_index():
+    rng = np.random.default_rng(1)
+    matrix = rng.standard_normal((5000, 32)).astype(np.float32)
+    matrix[7] = matrix[3]  # an exact tie: the lower index ranks first
+    queries = matrix[rng.integers(0, 5000, 600)]
+    queries[0] = matrix[3]
+    whole = nearest_rows(matrix, queries, 12)
+    for size in (1, 7, 300):
+        batched = [nearest_rows(matrix, queries[i : i + size], 12) for i in range(0, 600, size)]
+        np.testing.assert_array_equal(np.concatenate(batched), whole)
+    assert list(whole[0, :2]) == [3, 7]
+    exact = queries.astype(np.float64) @ matrix.astype(np.float64).T
+    ranked = np.argsort(-exact, axis=1, kind="stable")[:, :12]
+    np.testing.assert_array_equal(whole, ranked)
+
+
 def test_first_track_is_among_the_interest_neighbours(world):
     keys = session_keys(1, 1, np.arange(500))
     users = plan_users(world.users, keys)
