@@ -1,8 +1,9 @@
 """Training time and peak memory of ``botify train contextual`` on synthetic logs.
 
-Generates logs of N simulated sessions over two days (a 50,000-track clustered world, the
-generator of the training tests) and runs the whole command, offline evaluation included,
-in a fresh process per size so that its peak RSS is its own.
+Generates logs of N simulated sessions over two days (a 50,000-track clustered world with
+its catalog, the generator of the training tests: 2,500 genres of 5 artists) and runs the
+whole command, offline evaluation included, in a fresh process per size so that its peak
+RSS is its own.
 
     .venv/bin/python bench/train_speed.py [--sessions 10000 100000]
 """
@@ -20,15 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "training"))
 
-from synthetic_logs import make_world, write_synthetic_logs  # noqa: E402
+from synthetic_logs import make_world, write_catalog, write_synthetic_logs  # noqa: E402
 
 from botify.training.command import train_contextual_command  # noqa: E402
 
 
-def train_and_measure(logs: Path, out: Path) -> dict:
+def train_and_measure(logs: Path, tracks: Path, out: Path) -> dict:
     """Run the command in this process; wall seconds, peak RSS (MiB) and list count."""
     started = time.perf_counter()
-    code = train_contextual_command(logs, out, k=50, seed=0, test_logs=None)
+    code = train_contextual_command(logs, out, tracks)
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lists = sum(1 for _ in out.open()) if code == 0 else 0
@@ -39,7 +40,7 @@ def main() -> None:
     """Print one row of figures per log size."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--measure", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(train_and_measure(*args.measure)))
@@ -47,11 +48,19 @@ def main() -> None:
     world = make_world(n_clusters=2500, tracks_per_cluster=20, seed=1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        tracks = write_catalog(Path(tmp) / "tracks.jsonl", world)
         for n_sessions in args.sessions:
             logs = write_synthetic_logs(Path(tmp) / f"logs-{n_sessions}", world, n_sessions, seed=2)
             events = sum(1 for path in logs.rglob("*.jsonl") for _ in path.open())
             child = subprocess.run(
-                [sys.executable, __file__, "--measure", str(logs), f"{tmp}/lists-{n_sessions}"],
+                [
+                    sys.executable,
+                    __file__,
+                    "--measure",
+                    str(logs),
+                    str(tracks),
+                    f"{tmp}/l-{n_sessions}",
+                ],
                 capture_output=True,
                 text=True,
                 check=True,

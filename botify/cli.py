@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from botify.config import Config
+from botify.data.catalog import TRACKS_FILE
 from botify.data.lists import LIST_KINDS
+from botify.training.models import MODELS, PER_ARTIST, K
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -15,30 +18,37 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, workers=args.workers)
 
 
-def _good_time() -> float | None:
-    """The service's ``BOTIFY_GOOD_TIME``, or None (after saying why) if the settings are bad."""
-    from botify.config import Config
-
+def _config() -> Config | None:
+    """The configuration from the environment, or None (after saying why) if it is bad."""
     try:
-        return Config.from_env().good_time
+        return Config.from_env()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return None
 
 
+def _good_time() -> float | None:
+    """The service's ``BOTIFY_GOOD_TIME``, or None (after saying why) if the settings are bad."""
+    config = _config()
+    return None if config is None else config.good_time
+
+
 def _train(args: argparse.Namespace) -> int:
     from botify.training.command import train_contextual_command
 
-    good_time = _good_time()
-    if good_time is None:
+    config = _config()
+    if config is None:
         return 2
     return train_contextual_command(
         logs=args.logs,
         out=args.out,
+        tracks=args.tracks or config.data_dir / TRACKS_FILE,
+        model=args.model,
         k=args.k,
+        per_artist=args.per_artist,
         seed=args.seed,
         test_logs=args.test_logs,
-        good_time=good_time,
+        good_time=config.good_time,
     )
 
 
@@ -85,8 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("kind", choices=[k for k, kind in LIST_KINDS.items() if kind.trainable])
     train.add_argument("--logs", type=Path, required=True, help="event-log directory")
     train.add_argument("--out", type=Path, required=True, help="JSONL file to write")
-    train.add_argument("--k", type=int, default=50, help="list length per track")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--tracks",
+        type=Path,
+        default=None,
+        help="the public catalog (default: $BOTIFY_DATA_DIR/tracks.jsonl)",
+    )
+    train.add_argument(
+        "--model", choices=list(MODELS), default="affinity", help="default: %(default)s"
+    )
+    train.add_argument("--k", type=int, default=K, help="list length per track (%(default)s)")
+    train.add_argument(
+        "--per-artist",
+        type=int,
+        default=PER_ARTIST,
+        help="tracks of one artist in a list, at most (%(default)s)",
+    )
+    train.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking hash")
     train.add_argument(
         "--test-logs",
         type=Path,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,22 @@ class Catalog:
     def top_popular(self, n: int) -> np.ndarray:
         """The ``n`` most popular track ids, most popular first."""
         return self.by_popularity[:n]
+
+    @cached_property
+    def track_artist(self) -> np.ndarray:
+        """Each track's artist as an integer code (artists numbered in name order)."""
+        return np.unique(np.array(self.artists), return_inverse=True)[1].astype(np.int64)
+
+    @cached_property
+    def artist_genre(self) -> np.ndarray:
+        """Each artist code's genre as an integer code (genres numbered in name order).
+
+        An artist's genre is the genre of its first track.
+        """
+        genre = np.unique(np.array(self.genres), return_inverse=True)[1].astype(np.int64)
+        artist = self.track_artist
+        first = np.unique(artist, return_index=True)[1]
+        return genre[first]
 
 
 _EMPTY = np.empty(0, dtype=np.int64)

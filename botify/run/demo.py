@@ -89,13 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day1-sessions", type=int, default=10_000)
     parser.add_argument("--day2-sessions", type=int, default=24_000)
     parser.add_argument("--workers", type=int, default=2, help="service and simulator workers")
-    parser.add_argument(
-        "--k",
-        type=int,
-        default=10,
-        help="i2i list length (offline, a random pick from the top 10 hits the next "
-        "well-listened track ~3x as often as one from the top 50)",
-    )
     parser.add_argument("--world", type=Path, default=Path("data/world"))
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
     args = parser.parse_args(argv)
@@ -150,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         started = stage("4/6 train contextual i2i lists from day-1 logs, deploy, activate AB")
         lists = args.out / "contextual.jsonl"
         run("botify", "train", "contextual", "--logs", str(logs), "--out", str(lists),
-            "--seed", str(args.seed), "--k", str(args.k))  # fmt: skip
+            "--seed", str(args.seed), "--tracks", str(args.world / "tracks.jsonl"))  # fmt: skip
         run("botify", "deploy", "contextual", str(lists), env=service.env)
         run("botify", "activate", "AB", env=service.env)
         version = content_version(lists)

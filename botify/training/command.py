@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from botify.config import Config
+from botify.data.catalog import Catalog, CatalogError, read_catalog
 from botify.data.lists import write_lists
 from botify.logs.reader import FILE_GLOB, ReadStats, load_events, log_files
 from botify.logs.sessions import sessionize
 from botify.training import offline_eval
-from botify.training.als import train_lists
 from botify.training.listens import Listens, listens_from_sessions
+from botify.training.models import MODELS, PER_ARTIST, K, fit_model
 
 
 def read_listens(log_dir: Path) -> tuple[Listens, ReadStats, int]:
@@ -23,7 +24,7 @@ def read_listens(log_dir: Path) -> tuple[Listens, ReadStats, int]:
     return listens_from_sessions(sessionize(log.events)), log.read_stats, log.invalid_events
 
 
-def _load(log_dir: Path) -> Listens | str:
+def _load(log_dir: Path, catalog: Catalog) -> Listens | str:
     # Returns the listens, or the message explaining why there are none to train on.
     if not log_dir.is_dir():
         return f"log directory {log_dir} does not exist"
@@ -37,29 +38,39 @@ def _load(log_dir: Path) -> Listens | str:
     )
     if not len(listens):
         return f"no valid events under {log_dir}"
+    if listens.track.max() >= catalog.size:
+        return f"the logs under {log_dir} name tracks beyond the catalog's {catalog.size}"
     return listens
 
 
 def offline_report(
-    lists: offline_eval.Lists,
+    model: str,
     train: Listens,
     test: Listens,
+    catalog: Catalog,
+    k: int,
+    per_artist: int,
     seed: int,
     good_time: float = Config.good_time,
 ) -> str:
-    """Markdown table of ``lists`` (trained on ``train``) and the baselines on ``test``, whose
-    cases are consecutive listens of at least ``good_time``."""
-    anchors, targets = offline_eval.evaluation_pairs(test, good_time)
-    seen = np.unique(train.track)
-    candidates = {
-        "contextual (ALS)": lists,
-        "popularity": offline_eval.popularity_lists(train, anchors),
-        "random": offline_eval.random_lists(train, anchors, seed),
+    """Markdown table of every model of ``MODELS`` (``model`` first) and two baselines,
+    trained on ``train`` and evaluated on ``test`` (``botify.training.offline_eval``)."""
+    cases = offline_eval.heldout_cases(test, catalog.track_artist, good_time)
+    pairs = offline_eval.evaluation_pairs(test, good_time)
+    results = {}
+    for name in sorted(MODELS, key=lambda name: name != model):
+        fitted = fit_model(name, train, catalog, good_time)
+        label = f"{name} (trained)" if name == model else name
+        results[label] = offline_eval.evaluate(
+            fitted.score, fitted.lists(k, per_artist, seed), cases, pairs, catalog.size, good_time
+        )
+    rng = np.random.default_rng(seed)
+    baselines = {
+        "popularity": lambda _context, track: catalog.popularity[track],
+        "random": lambda context, _track: rng.random(context.size),
     }
-    results = {
-        name: offline_eval.evaluate(ranked, anchors, targets, seen)
-        for name, ranked in candidates.items()
-    }
+    for name, score in baselines.items():
+        results[name] = offline_eval.evaluate(score, None, cases, pairs, catalog.size, good_time)
     return offline_eval.format_table(results)
 
 
@@ -71,43 +82,54 @@ def _fail(message: str) -> int:
 def train_contextual_command(
     logs: Path,
     out: Path,
-    k: int,
-    seed: int,
-    test_logs: Path | None,
+    tracks: Path,
+    model: str = "affinity",
+    k: int = K,
+    per_artist: int = PER_ARTIST,
+    seed: int = 0,
+    test_logs: Path | None = None,
     good_time: float = Config.good_time,
 ) -> int:
     """``botify train contextual``: evaluate offline, train on all logs, write ``out``.
 
-    Without ``test_logs`` the last day of ``logs`` is held out for the evaluation, and the
-    lists written are trained again on all of ``logs``. ``good_time`` is the service's
-    ``BOTIFY_GOOD_TIME``: the evaluation's cases are listens at least that long. Returns the
-    process exit code: 0 on success, 2 when the arguments or the logs leave nothing to train
-    on.
+    ``tracks`` is the public catalog (artists and genres back the model where the logs are
+    thin, and every catalog track gets a list). Without ``test_logs`` the last day of
+    ``logs`` is held out for the evaluation, and the lists written are trained again on all
+    of ``logs``. ``good_time`` is the service's ``BOTIFY_GOOD_TIME``. Returns the process
+    exit code: 0 on success, 2 when the arguments, the catalog or the logs leave nothing to
+    train on.
     """
-    if k < 1:
-        return _fail(f"--k must be at least 1, got {k}")
+    if k < 1 or per_artist < 1:
+        return _fail(f"--k and --per-artist must be at least 1, got {k} and {per_artist}")
+    if model not in MODELS:
+        return _fail(f"unknown model {model!r}; known: {', '.join(MODELS)}")
     started = time.perf_counter()
-    loaded = _load(Path(logs))
+    try:
+        catalog = read_catalog(Path(tracks))
+    except (OSError, CatalogError) as e:
+        return _fail(f"cannot read the catalog {tracks}: {e}")
+    loaded = _load(Path(logs), catalog)
     if isinstance(loaded, str):
         return _fail(loaded)
     if test_logs is None:
         split = offline_eval.split_by_time(loaded)
         train, test = loaded.select_sessions(~split.test), loaded.select_sessions(split.test)
         held_out = split.description
-        evaluated = train_lists(train, k, seed)
     else:
-        test_loaded = _load(Path(test_logs))
+        test_loaded = _load(Path(test_logs), catalog)
         if isinstance(test_loaded, str):
             return _fail(test_loaded)
         train, test, held_out = loaded, test_loaded, f"the sessions of {test_logs}"
-        evaluated = train_lists(loaded, k, seed, progress=True)
-    print(f"\nOffline evaluation: trained on {train.n_sessions} sessions, tested on {held_out}")
-    print(offline_report(evaluated, train, test, seed, good_time))
-    if test_logs is None:
-        print("\nThe lists written are trained on ALL the given logs, test day included.")
-        lists = train_lists(loaded, k, seed, progress=True)
-    else:
-        lists = evaluated
+    print(
+        f"\nOffline evaluation (a good listen: time >= {good_time}): trained on "
+        f"{train.n_sessions} sessions, tested on {held_out}"
+    )
+    print(offline_report(model, train, test, catalog, k, per_artist, seed, good_time))
+    print(f"\nThe lists written are trained on ALL the given logs ({loaded.n_sessions} sessions).")
+    lists = fit_model(model, loaded, catalog, good_time).lists(k, per_artist, seed)
     write_lists(lists, Path(out))
-    print(f"wrote {len(lists)} lists (k={k}) to {out} in {time.perf_counter() - started:.1f}s")
+    print(
+        f"wrote {len(lists)} {model} lists (k={k}, at most {per_artist} per artist) to {out} "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
     return 0

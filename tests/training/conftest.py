@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synthetic_logs import World, make_world, write_synthetic_logs
+from synthetic_logs import World, make_world, write_catalog, write_synthetic_logs
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +18,9 @@ def world() -> World:
 def synthetic_log_dir(tmp_path_factory: pytest.TempPathFactory, world: World) -> Path:
     """3,000 simulated sessions over two days."""
     return write_synthetic_logs(tmp_path_factory.mktemp("logs"), world, n_sessions=3000, seed=2)
+
+
+@pytest.fixture(scope="session")
+def catalog_file(tmp_path_factory: pytest.TempPathFactory, world: World) -> Path:
+    """The world's catalog: 20 genres of 5 artists of 4 tracks."""
+    return write_catalog(tmp_path_factory.mktemp("world") / "tracks.jsonl", world)

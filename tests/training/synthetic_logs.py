@@ -45,6 +45,27 @@ def make_world(n_clusters: int, tracks_per_cluster: int, seed: int, dim: int = 1
     return World(embeddings=points.astype(np.float32), cluster=cluster)
 
 
+TRACKS_PER_ARTIST = 4
+
+
+def write_catalog(path: Path, world: World) -> Path:
+    """The world's public ``tracks.jsonl``: a cluster is a genre, and every
+    ``TRACKS_PER_ARTIST`` consecutive tracks of a cluster are one artist. Returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            "track": track,
+            "artist": f"artist-{track // TRACKS_PER_ARTIST}",
+            "title": f"t{track}",
+            "genre": f"genre-{world.cluster[track]}",
+            "popularity": 1 + track % 7,
+        }
+        for track in range(world.cluster.size)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
 def _listen_time(world: World, track: int, interest: np.ndarray) -> float:
     # Same shape as the simulator's user model: expit of the shifted, scaled similarity.
     score = float(world.embeddings[track] @ interest)

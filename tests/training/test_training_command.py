@@ -7,12 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_logs import session_events
+from synthetic_logs import TRACKS_PER_ARTIST, session_events, write_catalog
 
 from botify.cli import main
+from botify.data.catalog import read_catalog
 from botify.training import offline_eval
-from botify.training.als import train_lists
 from botify.training.command import read_listens, train_contextual_command
+from botify.training.models import fit_model
+
+CLUSTER = 20  # tracks per cluster (= genre) of the synthetic world
 
 
 def read_lists(path: Path) -> dict[int, list[int]]:
@@ -20,63 +23,90 @@ def read_lists(path: Path) -> dict[int, list[int]]:
     return {line["track"]: line["recommendations"] for line in lines}
 
 
-def test_trained_lists_beat_popularity_and_random_on_held_out_sessions(
-    synthetic_log_dir: Path,
+def test_affinity_ranks_held_out_listens_far_better_than_the_comparisons(
+    synthetic_log_dir: Path, catalog_file: Path
 ) -> None:
+    catalog = read_catalog(catalog_file)
     listens = read_listens(synthetic_log_dir)[0]
     split = offline_eval.split_by_time(listens)
     train, test = listens.select_sessions(~split.test), listens.select_sessions(split.test)
-    anchors, targets = offline_eval.evaluation_pairs(test)
-    seen = np.unique(train.track)
-    trained = offline_eval.evaluate(train_lists(train, k=50, seed=0), anchors, targets, seen)
-    popular = offline_eval.evaluate(
-        offline_eval.popularity_lists(train, anchors), anchors, targets, seen
-    )
-    random = offline_eval.evaluate(
-        offline_eval.random_lists(train, anchors, seed=0), anchors, targets, seen
-    )
-    assert anchors.size >= 100
-    assert trained.hit_rate > 2 * popular.hit_rate
-    assert trained.hit_rate > 2 * random.hit_rate
-    assert trained.mrr > popular.mrr
+    cases = offline_eval.heldout_cases(test, catalog.track_artist)
+    pairs = offline_eval.evaluation_pairs(test)
+    auc = {
+        name: offline_eval.evaluate(
+            fit_model(name, train, catalog).score, None, cases, pairs, catalog.size
+        ).auc
+        for name in ("affinity", "genre", "cooccurrence")
+    }
+    assert cases.time.size >= 500
+    assert auc["affinity"] > 0.8
+    assert auc["affinity"] > auc["cooccurrence"] + 0.1
+    assert auc["genre"] > 0.8
+
+
+def test_lists_lead_with_the_other_artists_of_the_keys_genre(
+    synthetic_log_dir: Path, catalog_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "lists.jsonl"
+    code = train_contextual_command(synthetic_log_dir, out, catalog_file, k=8, per_artist=2)
+    assert code == 0
+    lists = read_lists(out)
+    # A genre has 5 artists of 4 tracks: the 4 other artists, 2 tracks each, come first.
+    same_genre = [
+        np.mean([other // CLUSTER == key // CLUSTER for other in ranked])
+        for key, ranked in lists.items()
+    ]
+    assert np.mean(same_genre) > 0.9
 
 
 @pytest.fixture(scope="module")
-def lists_file(synthetic_log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lists_file(
+    synthetic_log_dir: Path, catalog_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The lists ``botify train contextual`` writes for the synthetic logs, seed 7."""
     out = tmp_path_factory.mktemp("trained") / "deep" / "contextual.jsonl"
     argv = ["train", "contextual", "--logs", str(synthetic_log_dir), "--out", str(out)]
-    assert main([*argv, "--seed", "7"]) == 0
+    assert main([*argv, "--tracks", str(catalog_file), "--seed", "7", "--per-artist", "2"]) == 0
     return out
 
 
-def test_command_writes_lists_in_the_service_format(lists_file: Path) -> None:
+def test_command_writes_a_list_for_every_catalog_track_in_the_service_format(
+    lists_file: Path,
+) -> None:
     lines = [json.loads(line) for line in lists_file.read_text().splitlines()]
-    assert len(lines) > 100
-    assert [line["track"] for line in lines] == sorted(line["track"] for line in lines)
+    assert [line["track"] for line in lines] == list(range(400))
     for line in lines:
         assert set(line) == {"track", "recommendations"}
         recommendations = line["recommendations"]
         assert 1 <= len(recommendations) <= 50
         assert all(type(track) is int for track in recommendations)
-        assert line["track"] not in recommendations
         assert len(set(recommendations)) == len(recommendations)
+        artists = [track // TRACKS_PER_ARTIST for track in recommendations]
+        assert line["track"] // TRACKS_PER_ARTIST not in artists  # never the key's own artist
+        assert max(artists.count(artist) for artist in artists) <= 2  # --per-artist 2
     assert not list(lists_file.parent.glob(".*.tmp"))
     assert lists_file.stat().st_mode & 0o777 == 0o644
 
 
 def test_same_logs_and_seed_give_byte_identical_files(
-    synthetic_log_dir: Path, lists_file: Path, tmp_path: Path
+    synthetic_log_dir: Path, catalog_file: Path, lists_file: Path, tmp_path: Path
 ) -> None:
     again = tmp_path / "again.jsonl"
-    assert train_contextual_command(synthetic_log_dir, again, k=50, seed=7, test_logs=None) == 0
+    code = train_contextual_command(
+        synthetic_log_dir, again, catalog_file, per_artist=2, seed=7, test_logs=None
+    )
+    assert code == 0
     assert again.read_bytes() == lists_file.read_bytes()
+    other_seed = tmp_path / "other.jsonl"
+    train_contextual_command(synthetic_log_dir, other_seed, catalog_file, per_artist=2, seed=8)
+    assert other_seed.read_bytes() != lists_file.read_bytes()
 
 
-def test_k_bounds_every_list(synthetic_log_dir: Path) -> None:
+def test_k_bounds_every_list(synthetic_log_dir: Path, catalog_file: Path) -> None:
     listens = read_listens(synthetic_log_dir)[0]
-    lists = train_lists(listens, k=3, seed=0)
-    assert max(ranked.size for ranked in lists.values()) == 3
+    for name in ("affinity", "cooccurrence"):
+        lists = fit_model(name, listens, read_catalog(catalog_file)).lists(3, 1, 0)
+        assert max(ranked.size for ranked in lists.values()) == 3
 
 
 def write_sessions(log_dir: Path, sessions: list[list[tuple[int, float, str]]]) -> None:
@@ -89,68 +119,92 @@ def write_sessions(log_dir: Path, sessions: list[list[tuple[int, float, str]]]) 
                 f.write(json.dumps(event) + "\n")
 
 
-def test_only_tracks_played_in_the_logs_get_lists(tmp_path: Path) -> None:
-    pair = [(1, 1.0, ""), (2, 0.9, "random")]
-    sessions = [pair, pair, pair, [(1, 1.0, ""), (2, 0.8, "random"), (3, 0.9, "random")]]
-    sessions.append([(4, 1.0, ""), (6, 0.1, "random")])
+def test_a_long_listen_ranks_an_artist_first_and_a_skip_last(
+    tmp_path: Path, world, catalog_file: Path
+) -> None:
+    # Track 0 is by artist 0 of genre 0, whose other artists are 1-4 (tracks 4-19).
+    liked = [(0, 1.0, ""), (4, 0.95, "random")]
+    skipped = [(0, 1.0, ""), (8, 0.0, "random")]
+    genre_zero = [(12, 1.0, ""), (16, 0.9, "random")]
+    other_genre = [(20, 1.0, ""), (24, 0.5, "random")]
+    sessions = [*[liked] * 4, *[skipped] * 2, *[genre_zero] * 4, other_genre]
     write_sessions(tmp_path / "logs", sessions)
     out = tmp_path / "lists.jsonl"
-    assert train_contextual_command(tmp_path / "logs", out, k=50, seed=0, test_logs=None) == 0
-    lists = read_lists(out)
-    # Track 5 was never played: no data, no list.
-    assert set(lists) == {1, 2, 3, 4, 6}
-    assert lists[1][0] == 2 and lists[2][0] == 1
-    assert lists[4][0] == 6 and lists[6][0] == 4
-
-
-def test_logs_of_a_single_track_give_no_lists(tmp_path: Path) -> None:
-    write_sessions(tmp_path / "logs", [[(1, 1.0, ""), (1, 0.0, "random")]])
-    out = tmp_path / "lists.jsonl"
-    assert train_contextual_command(tmp_path / "logs", out, k=50, seed=0, test_logs=None) == 0
-    assert out.read_text() == ""
+    assert train_contextual_command(tmp_path / "logs", out, catalog_file, k=20) == 0
+    artists = [track // TRACKS_PER_ARTIST for track in read_lists(out)[0]]
+    assert artists[0] == 1  # the artist listened long
+    # Then the genre's artists the logs say nothing about for artist 0: genre 0's pairs were
+    # liked more than the average pair, so they rank above other genres' artists...
+    assert set(artists[1:3]) == {3, 4}
+    # ...and the skipped artist ranks below all of them: a skip is a negative.
+    assert 2 not in artists
+    assert len(read_lists(out)) == 400  # tracks the logs never showed get lists too
 
 
 def test_separate_test_logs_are_used_for_evaluation(
-    synthetic_log_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    synthetic_log_dir: Path,
+    catalog_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    write_sessions(tmp_path / "test", [[(1, 1.0, ""), (2, 0.9, "random")]])
+    write_sessions(tmp_path / "test", [[(1, 1.0, ""), (25, 0.9, "random"), (45, 0.1, "random")]])
     out = tmp_path / "lists.jsonl"
-    code = train_contextual_command(synthetic_log_dir, out, 50, 0, test_logs=tmp_path / "test")
+    code = train_contextual_command(
+        synthetic_log_dir, out, catalog_file, test_logs=tmp_path / "test"
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert f"tested on the sessions of {tmp_path / 'test'}" in printed
-    assert "| contextual (ALS) | 1 |" in printed
-    assert "| popularity | 1 |" in printed and "| random | 1 |" in printed
+    assert "| affinity (trained) | 2 |" in printed
+    assert "| cooccurrence | 2 |" in printed
+    assert "| popularity | 2 |" in printed and "| random | 2 |" in printed
 
 
 def test_missing_log_dir_is_a_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, catalog_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = train_contextual_command(tmp_path / "nope", tmp_path / "o.jsonl", 50, 0, None)
-    assert code != 0
+    code = train_contextual_command(tmp_path / "nope", tmp_path / "o.jsonl", catalog_file)
+    assert code == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()
 
 
-def test_empty_log_dir_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_empty_log_dir_is_a_clear_error(
+    tmp_path: Path, catalog_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "logs").mkdir()
-    code = train_contextual_command(tmp_path / "logs", tmp_path / "o.jsonl", 50, 0, None)
-    assert code != 0
+    code = train_contextual_command(tmp_path / "logs", tmp_path / "o.jsonl", catalog_file)
+    assert code == 2
     assert "no event files" in capsys.readouterr().err
 
 
 def test_log_dir_of_garbage_is_a_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, catalog_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "events-x-1-0-00000.jsonl").write_text('torn {"mess\n[1, 2]\n{"a": 1}\n')
-    code = train_contextual_command(tmp_path / "logs", tmp_path / "o.jsonl", 50, 0, None)
-    assert code != 0
+    code = train_contextual_command(tmp_path / "logs", tmp_path / "o.jsonl", catalog_file)
+    assert code == 2
     assert "no valid events" in capsys.readouterr().err
 
 
-def test_k_below_one_is_rejected(synthetic_log_dir: Path, tmp_path: Path) -> None:
-    assert train_contextual_command(synthetic_log_dir, tmp_path / "o.jsonl", 0, 0, None) != 0
+def test_a_missing_catalog_or_logs_beyond_it_are_clear_errors(
+    synthetic_log_dir: Path, world, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o.jsonl"
+    assert train_contextual_command(synthetic_log_dir, out, tmp_path / "none.jsonl") == 2
+    assert "cannot read the catalog" in capsys.readouterr().err
+    small = write_catalog(tmp_path / "small" / "tracks.jsonl", world)
+    small.write_text("".join(small.read_text().splitlines(keepends=True)[:100]))
+    assert train_contextual_command(synthetic_log_dir, out, small) == 2
+    assert "beyond the catalog's 100" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bad_sizes_are_rejected(synthetic_log_dir: Path, catalog_file: Path, tmp_path: Path):
+    out = tmp_path / "o.jsonl"
+    assert train_contextual_command(synthetic_log_dir, out, catalog_file, k=0) == 2
+    assert train_contextual_command(synthetic_log_dir, out, catalog_file, per_artist=0) == 2
 
 
 def test_train_offers_the_trainable_kinds_and_deploy_every_kind(
@@ -166,21 +220,26 @@ def test_train_offers_the_trainable_kinds_and_deploy_every_kind(
     assert "{contextual,indexed}" in capsys.readouterr().out
 
 
-def test_the_offline_evaluation_takes_good_listens_at_the_services_good_time(
+def test_the_catalog_defaults_to_the_data_dir_and_good_time_to_the_services(
     synthetic_log_dir: Path,
+    catalog_file: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = ["train", "contextual", "--logs", str(synthetic_log_dir), "--out", str(tmp_path / "l")]
+    monkeypatch.setenv("BOTIFY_DATA_DIR", str(catalog_file.parent))
 
-    def cases(good_time: str) -> int:
+    def auc(good_time: str) -> float:
         monkeypatch.setenv("BOTIFY_GOOD_TIME", good_time)
         assert main(argv) == 0
-        out = capsys.readouterr().out.splitlines()
-        return int(next(row for row in out if row.startswith("| contextual")).split("|")[2])
+        out = capsys.readouterr().out
+        assert f"a good listen: time >= {float(good_time)}" in out
+        return float(
+            next(row for row in out.splitlines() if row.startswith("| affinity")).split("|")[3]
+        )
 
-    assert cases("0.3") > cases("0.8") > 0
+    assert auc("0.3") != auc("0.8")
     monkeypatch.setenv("BOTIFY_GOOD_TIME", "half")
     assert main(argv) == 2
     assert "BOTIFY_GOOD_TIME must be a number, got 'half'" in capsys.readouterr().err

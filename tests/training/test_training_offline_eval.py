@@ -44,38 +44,51 @@ def test_pairs_are_consecutive_well_listened_tracks_of_one_session() -> None:
     assert list(zip(anchors.tolist(), targets.tolist(), strict=True)) == [(1, 2), (4, 5), (6, 7)]
 
 
-def test_evaluate_counts_hits_ranks_and_coverage() -> None:
-    lists = {1: np.array([5, 2, 9]), 4: np.array([7, 8])}
-    anchors = np.array([1, 1, 4, 6])
-    targets = np.array([2, 3, 8, 1])
-    seen = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-    metrics = offline_eval.evaluate(lists, anchors, targets, seen, cutoff=2)
+def test_auc_is_the_chance_a_good_case_outscores_a_skip() -> None:
+    positive = np.array([True, True, False, False])
+    assert offline_eval.auc(np.array([4.0, 3.0, 2.0, 1.0]), positive) == 1.0
+    assert offline_eval.auc(np.array([1.0, 2.0, 3.0, 4.0]), positive) == 0.0
+    assert offline_eval.auc(np.array([1.0, 3.0, 2.0, 0.0]), positive) == 0.75
+    assert offline_eval.auc(np.ones(4), positive) == 0.5  # ties count a half
+    assert np.isnan(offline_eval.auc(np.ones(2), np.array([True, True])))
+
+
+def test_top_time_is_the_mean_listen_of_the_best_scored_share() -> None:
+    scores = np.arange(20, dtype=float)
+    time = np.linspace(0.0, 1.0, 20)
+    assert offline_eval.top_time(scores, time, share=0.1) == (time[19] + time[18]) / 2
+
+
+def test_heldout_cases_are_fresh_artist_recommendations_with_the_first_track_as_context():
+    # Artists: track t is by artist t // 10.
+    artist = np.arange(100) // 10
+    listens = listens_of([(0, [(1, 1.0), (25, 0.9), (2, 0.7), (33, 0.1), (25, 0.0), (47, 0.6)])])
+    cases = offline_eval.heldout_cases(listens, artist)
+    assert cases.context.tolist() == [1, 1, 1]
+    assert cases.track.tolist() == [25, 33, 47]
+    assert cases.time.tolist() == [0.9, 0.1, 0.6]
+
+
+def test_evaluate_scores_the_cases_and_the_lists() -> None:
+    cases = offline_eval.Cases(
+        np.array([1, 1, 2, 2]), np.array([5, 6, 7, 8]), np.array([0.9, 0.1, 0.8, 0.0])
+    )
+    pairs = (np.array([1, 2]), np.array([5, 9]))
+    lists = {1: np.array([5, 3]), 2: np.array([4])}
+    metrics = offline_eval.evaluate(lambda c, t: -t.astype(float), lists, cases, pairs, 10)
     assert metrics.cases == 4
+    # Good listens 5 and 7 against skips 6 and 8: only 7 against 6 is in the wrong order.
+    assert metrics.auc == 0.75
     assert metrics.hit_rate == 0.5
-    assert metrics.mrr == (1 / 2 + 1 / 2) / 4
-    assert metrics.pick_rate == (1 / 3 + 1 / 2) / 4
-    assert metrics.anchor_coverage == 0.75
-    assert metrics.catalog_coverage == 0.4
-
-
-def test_popularity_lists_rank_by_total_listen_time() -> None:
-    train = listens_of([(0, [(1, 0.2), (2, 1.0), (3, 0.5)]), (9, [(1, 0.2), (3, 0.6)])])
-    lists = offline_eval.popularity_lists(train, np.array([7, 8]), cutoff=2)
-    assert set(lists) == {7, 8}
-    assert lists[7].tolist() == [3, 2]
-
-
-def test_random_lists_are_seeded_distinct_seen_tracks() -> None:
-    train = listens_of([(0, [(track, 1.0) for track in range(20)])])
-    first = offline_eval.random_lists(train, np.array([3, 4]), seed=5)
-    again = offline_eval.random_lists(train, np.array([3, 4]), seed=5)
-    assert all(np.array_equal(first[a], again[a]) for a in (3, 4))
-    assert all(len(set(first[a].tolist())) == 10 for a in (3, 4))
-    assert set(first[3].tolist()) <= set(range(20))
+    assert metrics.list_coverage == 0.2
+    baseline = offline_eval.evaluate(lambda c, t: -t.astype(float), None, cases, pairs, 10)
+    assert np.isnan(baseline.hit_rate) and np.isnan(baseline.list_coverage)
 
 
 def test_format_table_has_a_row_per_model() -> None:
-    metrics = offline_eval.Metrics(4, 0.5, 0.25, 0.125, 0.75, 0.4)
-    table = offline_eval.format_table({"a": metrics, "b": metrics})
+    metrics = offline_eval.Metrics(4, 0.75, 0.5, 0.125, 0.4)
+    baseline = offline_eval.Metrics(4, 0.5, 0.25, float("nan"), float("nan"))
+    table = offline_eval.format_table({"a": metrics, "b": baseline})
     assert table.count("\n") == 3
-    assert "| a | 4 | 0.5000 | 0.2500 | 0.1250 | 75.0% | 40.0% |" in table
+    assert "| a | 4 | 0.750 | 0.500 | 0.125 | 40.0% |" in table
+    assert "| b | 4 | 0.500 | 0.250 | – | – |" in table
