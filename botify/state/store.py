@@ -1,7 +1,7 @@
 """Per-user state in Redis hashes, updated by one atomic Lua script per request.
 
 Keys of user 42 share the hash tag ``{42}`` (``user:{42}:state``, ``user:{42}:artists``,
-``user:{42}:played``) so the script's keys live on one Redis Cluster slot. redis-py's
+``user:{42}:listens``) so the script's keys live on one Redis Cluster slot. redis-py's
 ``Script`` (on Redis Cluster) and ``ThreadLocalScript`` (on one server) call EVALSHA and
 reload the script by themselves after a NOSCRIPT error (for example after ``SCRIPT FLUSH``
 or a Redis restart), so each request is one round trip.
@@ -22,8 +22,9 @@ LISTEN_LUA = (Path(__file__).parent / "listen.lua").read_text()
 
 
 def state_keys(user: int) -> list[str]:
-    """The Redis keys holding ``user``'s state: session/anchor hash, artist ratings, played."""
-    return [f"user:{{{user}}}:state", f"user:{{{user}}}:artists", f"user:{{{user}}}:played"]
+    """The Redis keys holding ``user``'s state: session/anchor hash, artist ratings, and the
+    session's listens."""
+    return [f"user:{{{user}}}:state", f"user:{{{user}}}:artists", f"user:{{{user}}}:listens"]
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class UserState:
 
     ``request`` counts the user's requests (1 for the first ever), ``session`` counts the
     sessions the user has ended before this one. ``anchor`` is the anchor track chosen by
-    SPEC §4.7 steps 2–3 (None for ``/last``). The views of ``STATE_VIEWS`` (``played``) are
-    filled only for a recommender that ``needs`` them.
+    SPEC §4.7 steps 2–3 (None for ``/last``). The views of ``STATE_VIEWS`` (``played``,
+    ``listens``) are filled only for a recommender that ``needs`` them.
     """
 
     request: int
@@ -42,6 +43,7 @@ class UserState:
     fav_artist: str | None
     fav_artist_last: int | None
     played: frozenset[int] = frozenset()
+    listens: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,18 +51,30 @@ class StateView:
     """A part of the user's state the script returns only to recommenders that need it."""
 
     description: str
-    # The script's items for this view → the value of the ``UserState`` field of its name.
-    decode: Callable[[list], object]
+    # The session's listens, in order → the value of the ``UserState`` field of its name.
+    decode: Callable[[list[tuple[int, float]]], object]
 
 
-# What a recommender may declare in ``needs``: a ``UserState`` field name → its view. The
-# script takes a "1"/"0" flag per view after its fixed arguments (ARGV[8], ...), in this
-# order, and appends a requested view's items to its reply (with one view, the reply's
-# tail; a second view would have the script say how many items each one has).
+def _parse_listens(items: list) -> list[tuple[int, float]]:
+    """The script's ``"track:time"`` entries as (track, time) pairs."""
+    pairs = []
+    for item in items:
+        track, time = (item.decode() if isinstance(item, bytes) else item).split(":")
+        pairs.append((int(track), float(time)))
+    return pairs
+
+
+# What a recommender may declare in ``needs``: a ``UserState`` field name → its view. Every
+# view is derived from the session's listens, which the script appends to its reply when
+# any view is needed (ARGV[8]), so a new view touches only this table and ``UserState``.
 STATE_VIEWS = {
     "played": StateView(
-        "the tracks played in the session so far",
-        lambda items: frozenset(int(t) for t in items),
+        "the tracks played in the session so far, this request's included",
+        lambda listens: frozenset(track for track, _ in listens),
+    ),
+    "listens": StateView(
+        "the session's (track, time) listens in order, this request's included",
+        tuple,
     ),
 }
 
@@ -111,17 +125,18 @@ class UserStateStore:
                 c.max_fails,
                 c.state_ttl_s,
                 "1" if last else "0",
-                *("1" if view in needs else "0" for view in STATE_VIEWS),
+                "1" if needs else "0",
             ],
         )
         request, session, anchor, fav, fav_last, *items = reply
+        listens = _parse_listens(items)
         return UserState(
             request=int(request),
             session=int(session),
             anchor=_to_int(anchor) if anchor else None,
             fav_artist=_to_str(fav),
             fav_artist_last=_to_int(fav_last),
-            **{name: view.decode(items) for name, view in STATE_VIEWS.items() if name in needs},
+            **{name: view.decode(listens) for name, view in STATE_VIEWS.items() if name in needs},
         )
 
     def on_next(

@@ -25,6 +25,8 @@ I2I = {
     7: [70],
     30: [31, 32, 33, 34],
     100: [15, 101, 199],
+    160: [181, 190],
+    170: [190, 182],
 }
 
 
@@ -230,6 +232,31 @@ def test_the_store_returns_the_played_tracks_only_to_a_recommender_that_needs_th
 
     assert harness.recommenders["anchor_fresh"].needs == {"played"}
     assert state.played == {7, 70, 3}
+
+
+def test_anchor_session_takes_what_the_sessions_good_tracks_point_to_most(harness):
+    harness.next(160, 1.0, recommender="anchor_session")
+    for seed in range(10):
+        state, rec = harness.next(170, 0.8, recommender="anchor_session", seed=seed)
+        # 190 is named by both good tracks' lists (weight 1.0 + 0.8), 181 and 182 by one.
+        assert rec.track == 190 and rec.served_by == "anchor_session"
+        harness.last(rec.track, 0.0)
+        harness.next(160, 1.0, recommender="anchor_session")
+    assert state.listens == ((160, 1.0), (170, 0.8))
+
+
+def test_anchor_session_ignores_skipped_tracks_and_played_ones(harness):
+    harness.next(160, 1.0, recommender="anchor_session")
+    picks = set()
+    for seed in range(20):
+        _, rec = harness.next(170, 0.3, recommender="anchor_session", seed=seed)
+        picks.add(rec.track)
+    # 170 was skipped: only 160's list counts, and 190, 181 tie; 170 itself was played.
+    assert picks <= {181, 190} and 182 not in picks
+    harness.next(181, 0.9, recommender="anchor_session")
+    harness.next(190, 0.9, recommender="anchor_session")
+    _, rec = harness.next(182, 0.9, recommender="anchor_session")
+    assert rec.served_by == "anchor_session_fav_artist"
 
 
 def test_a_recommender_needing_unknown_state_fails_when_recommenders_are_built(config, monkeypatch):
