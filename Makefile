@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: install test lint demo clean
 
-# make demo DEMO_ARGS="--day2-sessions 40000" to change the size (see python -m botify.run.demo -h)
+# make demo DEMO_ARGS="--workers 4" (see botify experiment run -h); the spec is experiments/demo.toml
 DEMO_ARGS ?=
 
 $(BIN)/botify: pyproject.toml requirements.txt requirements-dev.txt
@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/lint-imports
 
 demo: install
-	$(BIN)/python -m botify.run.demo $(DEMO_ARGS)
+	$(BIN)/botify experiment run experiments/demo.toml --out demo-output $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

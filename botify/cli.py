@@ -80,6 +80,12 @@ def _report(args: argparse.Namespace) -> int:
     )
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    from botify.run.experiment import experiment_command
+
+    return experiment_command(args.spec, args.out, args.workers, args.worlds)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``botify`` sub-command."""
     parser = argparse.ArgumentParser(prog="botify", description=__doc__)
@@ -143,6 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracks", type=Path, default=None, help="tracks.jsonl for artist diagnostics"
     )
     report.set_defaults(func=_report)
+
+    experiment = sub.add_parser("experiment", help="run an experiment spec end to end")
+    experiment_sub = experiment.add_subparsers(dest="action", required=True)
+    run = experiment_sub.add_parser(
+        "run", help="world → service → days (train, deploy, simulate) → report, from a TOML spec"
+    )
+    run.add_argument("spec", type=Path, help="the experiment spec (TOML)")
+    run.add_argument("--out", type=Path, default=None, help="default: experiment-output/NAME")
+    run.add_argument("--workers", type=int, default=None, help="service and simulator workers")
+    run.add_argument(
+        "--worlds", type=int, default=None, help="robustness worlds (default: the spec's)"
+    )
+    run.set_defaults(func=_experiment)
     return parser
 
 

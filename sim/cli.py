@@ -14,7 +14,7 @@ from sim.remote import DEFAULT_URL
 from sim.runner import AGENTS, RunSettings, run_day
 from sim.stats import format_summary, summarise, write_sessions
 from sim.user_model import MAX_SESSION_TRACKS
-from sim.world import WorldParamError, WorldParams, generate_world
+from sim.world import WorldParamError, WorldParams, check_params, generate_world
 from sim.world_files import load_world, write_world
 
 # `sim world` flags for the world's structure and its users' behaviour: flag → WorldParams
@@ -71,6 +71,9 @@ def _world(args: argparse.Namespace) -> int:
     params = world_params(args)
     started = clock.perf_counter()
     try:
+        check_params(params)
+        if args.check:
+            return 0
         world = generate_world(params)
     except WorldParamError as e:
         flag = next((f for f, (names, _, _) in WORLD_FLAGS.items() if e.field in names), None)
@@ -137,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     world = sub.add_parser("world", help="generate a synthetic world")
     world.add_argument("--seed", type=int, required=True)
     world.add_argument("--out", type=Path, required=True, help="directory to write")
+    world.add_argument(
+        "--check", action="store_true", help="only check the parameters (exit 2 naming a bad one)"
+    )
     for flag, (fields, kind, description) in WORLD_FLAGS.items():
         defaults = " ".join(str(getattr(WorldParams, name)) for name in fields)
         world.add_argument(

@@ -20,12 +20,12 @@ from multiprocessing.sharedctypes import Synchronized
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from sim.console import ConsoleAgent
 from sim.engine import run_batch
 from sim.env import ListeningSessionEnv
 from sim.policies import POLICIES
+from sim.progress import day_progress
 from sim.remote import DEFAULT_URL, RemoteAgent
 from sim.stats import SESSION_COLUMNS
 from sim.stepwise import StepAgent, run_session
@@ -146,7 +146,7 @@ def _worker_process(
         connection.close()
 
 
-def _run_parallel(world: World, settings: RunSettings, day: int, bar: tqdm) -> pd.DataFrame:
+def _run_parallel(world: World, settings: RunSettings, day: int, bar) -> pd.DataFrame:
     # fork: workers inherit the loaded world instead of receiving it serialised.
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
@@ -190,7 +190,7 @@ def run_day(
     """Per-session stats of one day, ordered by global session id."""
     if settings.workers > 1:
         _warm_first_track_candidates(world, settings, day)
-    with tqdm(total=settings.episodes, desc=f"day {day}", disable=not show_progress) as bar:
+    with day_progress(settings.episodes, f"day {day}", show_progress) as bar:
         if settings.workers == 1:
             frame = run_worker(world, settings, day, 0, bar.update)
         else:

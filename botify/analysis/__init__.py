@@ -9,5 +9,6 @@ shared with training. Modules, in the order the data flows through them:
 - ``checks``: sample-ratio mismatch and the p99 latency guardrail.
 - ``diagnostics``: repeat, same-artist and skip rates, coverage, fallbacks per treatment.
 - ``pipeline``: all of the above for one experiment, as one result.
-- ``plot`` and ``report``: the PNG of effects and the markdown report (``botify report``).
+- ``plot`` and ``report``: the PNG of effects, the markdown and JSON report (``botify report``).
+- ``days``: session time per day and arm over several days' experiments (the learning curve).
 """

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from botify.analysis.diagnostics import load_track_artists
@@ -19,6 +21,19 @@ from botify.logs.reader import load_events
 
 REPORT_FILE = "report.md"
 PLOT_FILE = "effects.png"
+JSON_FILE = "report.json"
+# The figures of a comparison row in report.json, besides its names and flags.
+JSON_COLUMNS = (
+    "effect",
+    "lower",
+    "upper",
+    "p_value",
+    "p_holm",
+    "control_mean",
+    "treatment_mean",
+    "n_control",
+    "n_treatment",
+)
 # The course's table shape: the comparison columns up to the significance flag.
 TABLE_COLUMNS = COMPARISON_COLUMNS[: COMPARISON_COLUMNS.index("significant") + 1]
 COUNT_COLUMNS = ("users", "closed_sessions", "open_sessions", "recommendations")
@@ -183,6 +198,81 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+def _json_value(value: object) -> object:
+    # JSON has no NaN: a missing figure is null; numpy scalars become Python numbers.
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if _missing(value) else value
+
+
+def treatment_labels(analysis: AbAnalysis) -> dict[str, str]:
+    """``T1`` → ``T1 anchor``: each treatment with the recommender it served."""
+    recommenders = analysis.diagnostics["recommender"]
+    return {
+        str(name): f"{name} {recommenders[name]}"
+        if isinstance(recommenders.get(name), str) and recommenders[name]
+        else str(name)
+        for name in [analysis.control, *analysis.treatment_names]
+    }
+
+
+def report_json(analysis: AbAnalysis, method: str = "welch") -> dict:
+    """The machine-readable report: the checks and one row per treatment × metric."""
+    recommenders = analysis.diagnostics["recommender"]
+    check = analysis.sample_ratio
+    rows = []
+    for _, row in analysis.comparison.iterrows():
+        rows.append(
+            {
+                "treatment": row["treatment"],
+                "recommender": _json_value(recommenders.get(row["treatment"])),
+                "metric": row["metric"],
+                **{key: _json_value(row[key]) for key in JSON_COLUMNS},
+                "significant": bool(row["significant"]),
+                "method": method,
+            }
+        )
+    return {
+        "experiment": analysis.experiment,
+        "control": analysis.control,
+        "control_recommender": _json_value(recommenders.get(analysis.control)),
+        "sample_ratio": {
+            "users": {str(k): int(v) for k, v in check.users.items()},
+            "chi2": _json_value(check.chi2),
+            "p_value": _json_value(check.p_value),
+            "verdict": check.verdict,
+        },
+        "guardrail": {
+            "metric": "p99_latency_ms",
+            "breached": [str(name) for name, r in analysis.latency.iterrows() if r["breached"]],
+            "treatments": {
+                str(name): {key: _json_value(r[key]) for key in ("p99_latency_ms", "change")}
+                for name, r in analysis.latency.iterrows()
+            },
+        },
+        "sessions": {"closed": analysis.closed_sessions, "open": analysis.open_sessions},
+        "comparisons": rows,
+    }
+
+
+def write_report(analysis: AbAnalysis, out: Path) -> str:
+    """Write ``report.md``, ``report.json`` and the effects PNG into ``out``; returns the
+    markdown."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = treatment_labels(analysis)
+    comparison = analysis.comparison.assign(
+        treatment=analysis.comparison["treatment"].map(lambda t: labels.get(str(t), str(t)))
+    )
+    control = labels[str(analysis.control)]
+    title = f"Experiment {analysis.experiment}: effect vs control {control}"
+    save_effects_plot(comparison, title, out / PLOT_FILE)
+    text = render_report(analysis, PLOT_FILE)
+    (out / REPORT_FILE).write_text(text, encoding="utf-8")
+    (out / JSON_FILE).write_text(json.dumps(report_json(analysis), indent=2) + "\n")
+    return text
+
+
 def resolve_tracks(tracks: Path | None) -> Path | None:
     """The catalog to use: ``tracks``, else ``$BOTIFY_DATA_DIR/tracks.jsonl`` if it exists."""
     if tracks is not None:
@@ -221,15 +311,9 @@ def report_command(
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    plot_file = None
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        title = f"Experiment {name}: effect vs control {control}"
-        save_effects_plot(analysis.comparison, title, Path(out) / PLOT_FILE)
-        plot_file = PLOT_FILE
-    text = render_report(analysis, plot_file)
-    print(text)
-    if out is not None:
-        (Path(out) / REPORT_FILE).write_text(text, encoding="utf-8")
-        print(f"wrote {Path(out) / REPORT_FILE} and {Path(out) / PLOT_FILE}")
+    if out is None:
+        print(render_report(analysis))
+        return 0
+    print(write_report(analysis, Path(out)))
+    print(f"wrote {REPORT_FILE}, {JSON_FILE} and {PLOT_FILE} in {out}")
     return 0

@@ -5,6 +5,8 @@
 - ``rng``: the per-request random generator, reproducible from the seed and the request.
 - ``baselines``: random (also everyone's fallback), toppop, sticky_artist, and the list
   recommenders (contextual, indexed).
-- ``anchor``: the seed's anchor (§4.7) and its variants anchor_popular and anchor_fresh.
+- ``anchor``: the seed's anchor (§4.7) and its variants anchor_popular, anchor_fresh and
+  anchor_session.
+- ``plugins``: recommenders written outside botify (``module:Class``, entry points), guarded.
 - ``registry``: ``build_recommenders``, every recommender by the name experiments use.
 """

@@ -1,11 +1,16 @@
-"""Recommenders by name: what an experiment's treatment map refers to."""
+"""Recommenders by name: what an experiment's treatment map refers to.
+
+The built-in recommenders, plus every plugin (``module:Class`` or an entry-point name) that
+a configured experiment names, built once at start-up so that an arm that cannot be served
+stops the service before it answers anything.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from botify.config import Config
-from botify.data.catalog import Catalog
+from botify.data.catalog import Catalog, build_catalog
 from botify.data.lists import LIST_KINDS, RecommendationLists
 from botify.recommenders.anchor import (
     AnchorRecommender,
@@ -20,6 +25,12 @@ from botify.recommenders.baselines import (
     RandomRecommender,
     StickyArtistRecommender,
     TopPopRecommender,
+)
+from botify.recommenders.plugins import (
+    PluginContext,
+    PluginError,
+    build_plugin,
+    load_plugin_class,
 )
 from botify.state.store import check_needs
 
@@ -50,6 +61,15 @@ def build_recommenders(
         FreshAnchorRecommender(catalog, contextual, random),
         SessionAnchorRecommender(catalog, contextual, random, config.good_time),
     ]
+    built_in = {r.name for r in recommenders}
+    context = PluginContext(catalog, source, config)
+    named = sorted({name for arms in config.experiments.values() for name in arms.values()})
+    try:
+        recommenders += [
+            build_plugin(name, context, random) for name in named if name not in built_in
+        ]
+    except PluginError as e:
+        raise PluginError(f"{e}; built in: {', '.join(sorted(built_in))}") from None
     for recommender in recommenders:
         # Here, at start-up, rather than on the request that would first need it.
         check_needs(recommender.name, recommender.needs)
@@ -58,3 +78,17 @@ def build_recommenders(
 
 def _no_lists() -> RecommendationLists | None:
     return None
+
+
+def check_recommender_names(names: Iterable[str]) -> None:
+    """Raise ``ValueError`` (``PluginError``) naming the first of ``names`` that is neither a
+    built-in recommender nor a plugin class that imports, has ``recommend_next`` and needs
+    only known state (building it needs the real catalog: the service does that)."""
+    catalog = build_catalog([{"track": 0, "artist": "-", "title": "-", "genre": "-"}])
+    built_in = build_recommenders(catalog, {}, Config(experiments={}))
+    for name in names:
+        if name not in built_in:
+            cls = load_plugin_class(name)
+            if not callable(getattr(cls, "recommend_next", None)):
+                raise PluginError(f"{name!r} has no recommend_next(request) method")
+            check_needs(name, getattr(cls, "needs", ()))

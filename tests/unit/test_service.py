@@ -88,7 +88,7 @@ def test_without_redis_health_is_503_and_next_degrades_to_random(config):
 
 
 def test_unknown_recommender_in_an_experiment_is_a_start_up_error(config):
-    with pytest.raises(ValueError, match="unknown recommenders"):
+    with pytest.raises(ValueError, match="unknown recommender .nonexistent.*built in: anchor"):
         create_app(with_experiment(config, "nonexistent"), fakeredis.FakeRedis())
 
 

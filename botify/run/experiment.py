@@ -1,0 +1,305 @@
+"""``botify experiment run SPEC.toml``: a whole experiment from a spec, end to end.
+
+world (``sim world``) → Redis (embedded unless ``BOTIFY_REDIS_URL``) → the service under
+gunicorn, knowing every day's experiment → for each day: retrain on all logs so far and
+deploy (if the day says so), activate the day's experiment, simulate the day over HTTP
+(``sim run --agent remote``) → the A/B report of the report day, the per-day table and plot.
+Every process it starts is stopped at the end, on failure and on Ctrl-C. A spec that cannot
+run is one line naming the key, exit 2, before anything starts. ``--worlds N`` (or
+``[robustness] worlds``) reruns the whole experiment on N further worlds with other seeds
+and behaviour (``botify.run.robustness``) and tables whether each effect holds on all.
+
+Output under ``--out``: ``report.md`` / ``report.json`` / ``effects.png`` (the A/B),
+``days.png`` (session time per day and arm), ``logs/``, ``day<N>-sessions.csv`` (the
+simulator's per-session figures), the trained lists, and ``worlds/<i>/`` per robustness world.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import requests
+
+from botify.analysis.days import day_markdown, day_table, save_days_plot
+from botify.analysis.diagnostics import load_track_artists
+from botify.analysis.pipeline import AbAnalysis, analyze_experiment
+from botify.analysis.report import JSON_FILE, REPORT_FILE, write_report
+from botify.config import Config
+from botify.data.catalog import TRACKS_FILE, load_catalog
+from botify.logs.reader import load_events
+from botify.recommenders.plugins import PluginError
+from botify.recommenders.registry import check_recommender_names
+from botify.rollout.deploy import activate, publish
+from botify.run.redis_server import RedisServer
+from botify.run.robustness import describe, holds_table, robustness_worlds
+from botify.run.service_process import ServiceProcess
+from botify.run.spec import ExperimentSpec, SpecError, load_spec
+from botify.state.client import connect
+from botify.training.command import train_contextual_command
+
+DAYS_PLOT = "days.png"
+
+
+class StageError(RuntimeError):
+    """A stage of the run failed; the message says which and why."""
+
+
+def stage(title: str) -> float:
+    """Announce a stage; returns its start time."""
+    print(f"\n=== {title}", flush=True)
+    return time.perf_counter()
+
+
+def done(started: float) -> None:
+    """Say how long the stage took."""
+    print(f"    ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+def run_module(*command: str, env: dict[str, str] | None = None) -> None:
+    """Run ``python -m COMMAND`` with its output shown; a failure is a ``StageError``."""
+    finished = subprocess.run([sys.executable, "-m", *command], env=env)
+    if finished.returncode != 0:
+        raise StageError(f"`{' '.join(command[:2])}` exited with code {finished.returncode}")
+
+
+def world_flags(params: dict) -> list[str]:
+    """``sim world`` flags of a spec's ``[world]`` table (``a_b = x`` → ``--a-b x``)."""
+    flags = []
+    for key, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        flags += [f"--{key.replace('_', '-')}", *(str(v) for v in values)]
+    return flags
+
+
+def check_world(params: dict) -> None:
+    """``sim world --check``: a ``SpecError`` naming the parameter it refuses."""
+    seed = str(params.get("seed", 0))
+    rest = {key: value for key, value in params.items() if key != "seed"}
+    checked = subprocess.run(
+        [sys.executable, "-m", "sim", "world", "--seed", seed, "--out", "-", "--check"]
+        + world_flags(rest),
+        capture_output=True,
+        text=True,
+    )
+    if checked.returncode != 0:
+        reason = checked.stderr.strip().splitlines()[-1] if checked.stderr.strip() else ""
+        raise SpecError(f"world: {reason.removeprefix('sim world: ').removeprefix('sim: ')}")
+
+
+def check_spec(spec: ExperimentSpec) -> None:
+    """Everything that can be checked before anything starts (``SpecError``)."""
+    if spec.world_path is None:
+        check_world(spec.world_params)
+    sys.path.insert(0, str(spec.directory))
+    try:
+        check_recommender_names(sorted(spec.recommenders))
+    except (PluginError, ValueError) as e:
+        raise SpecError(f"days.arms: {e}") from None
+    finally:
+        sys.path.remove(str(spec.directory))
+
+
+def wait_until_serving(
+    url: str, experiment: str, versions: dict[str, str], timeout_s: float = 60
+) -> None:
+    """Wait until every worker serves ``experiment`` with the deployed list ``versions``.
+
+    Requests land on any worker, so twenty agreeing answers in a row mean all switched.
+    """
+    deadline = time.monotonic() + timeout_s
+    agreeing = 0
+    with requests.Session() as http:
+        while agreeing < 20:
+            health = http.get(f"{url}/health", timeout=5).json()
+            served = health["recommendations"]
+            switched = health["experiment"] == experiment and all(
+                served.get(kind) == version for kind, version in versions.items()
+            )
+            agreeing = agreeing + 1 if switched else 0
+            if time.monotonic() > deadline:
+                raise StageError(f"the service did not switch to {experiment} / {versions}")
+            time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class WorldRun:
+    """What one run of the spec on one world produced."""
+
+    out: Path
+    world: Path
+    analysis: AbAnalysis
+    days: pd.DataFrame
+
+
+def _simulate_day(spec: ExperimentSpec, day: int, world: Path, url: str, out: Path, workers: int):
+    sessions = spec.days[day - 1].sessions
+    run_module("sim", "run", "--world", str(world), "--agent", "remote", "--url", url,
+               "--episodes", str(sessions), "--workers", str(workers), "--days", "1",
+               "--first-day", str(day), "--seed", str(spec.seed),
+               "--out", str(out / f"day{day}-sessions.csv"))  # fmt: skip
+
+
+def _train_and_deploy(
+    spec: ExperimentSpec, day: int, world: Path, logs: Path, out: Path, client, config: Config
+) -> dict[str, str]:
+    versions = {}
+    catalog = load_catalog(world)
+    for kind in spec.days[day - 1].train:
+        lists = out / f"{kind}-day{day}.jsonl"
+        code = train_contextual_command(
+            logs, lists, world / TRACKS_FILE, seed=spec.seed, good_time=config.good_time
+        )
+        if code != 0:
+            raise StageError(f"training {kind} before day {day} failed")
+        versions[kind] = publish(client, config, catalog, kind, lists)
+        print(f"    deployed {kind} version {versions[kind]}")
+    return versions
+
+
+def run_world(spec: ExperimentSpec, world_params: dict | None, out: Path, workers: int) -> WorldRun:
+    """The whole spec on one world (generated from ``world_params``, else ``spec.world_path``)."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    started = stage(f"world: {world_params or spec.world_path}")
+    if world_params is None:
+        world = spec.world_path
+    else:
+        world = out / "world"
+        seed = str(world_params.get("seed", spec.seed))
+        rest = {key: value for key, value in world_params.items() if key != "seed"}
+        run_module("sim", "world", "--seed", seed, "--out", str(world), *world_flags(rest))
+    done(started)
+
+    logs = out / "logs"
+    redis_url = os.environ.get("BOTIFY_REDIS_URL")
+    embedded = service = None
+    try:
+        started = stage("Redis and the service (gunicorn; embedded Redis unless set)")
+        if redis_url:
+            print(f"    using BOTIFY_REDIS_URL={redis_url} (earlier state affects answers)")
+        else:
+            embedded = RedisServer(out / "redis").start()
+            redis_url = embedded.url
+            print(f"    started a fresh embedded redis-server ({embedded.binary}) at {redis_url}")
+        python_path = os.pathsep.join(
+            p for p in (str(spec.directory), os.environ.get("PYTHONPATH")) if p
+        )
+        env = {
+            "BOTIFY_REDIS_URL": redis_url,
+            "BOTIFY_EXPERIMENTS": json.dumps(spec.experiments),
+            "BOTIFY_EXPERIMENT": spec.days[0].name,
+            "BOTIFY_SEED": str(spec.seed),
+            "PYTHONPATH": python_path,
+        }
+        service = ServiceProcess(world, logs, out / "redis", workers=workers, env=env).start()
+        config = _config(world, redis_url, spec)
+        client = connect(redis_url, config)
+        print(f"    serving at {service.url}")
+        done(started)
+        for day, day_spec in enumerate(spec.days, start=1):
+            started = stage(
+                f"day {day}: {day_spec.sessions} sessions, experiment {day_spec.name} "
+                f"{day_spec.arms}"
+                + (f", retrain {', '.join(day_spec.train)}" if day_spec.train else "")
+            )
+            versions = _train_and_deploy(spec, day, world, logs, out, client, config)
+            if day > 1:
+                activate(client, config, day_spec.name)
+            wait_until_serving(service.url, day_spec.name, versions)
+            _simulate_day(spec, day, world, service.url, out, workers)
+            done(started)
+    finally:
+        if service is not None:
+            service.stop()
+        if embedded is not None:
+            embedded.stop()
+
+    started = stage(f"report: day {spec.report_day}, experiment {spec.report.name}")
+    log = load_events(logs)
+    analysis = analyze_experiment(
+        log,
+        spec.report.name,
+        spec.control,
+        load_track_artists(world / TRACKS_FILE),
+        config.good_time,
+    )
+    text = write_report(analysis, out)
+    days = day_table(log, [day.name for day in spec.days])
+    save_days_plot(days, f"{spec.name}: session time per day", out / DAYS_PLOT)
+    text += f"\n## Days\n\nSession time per session, mean ± 95% CI.\n\n{day_markdown(days)}\n"
+    text += f"\n![session time per day]({DAYS_PLOT})\n"
+    (out / REPORT_FILE).write_text(text, encoding="utf-8")
+    done(started)
+    return WorldRun(out, world, analysis, days)
+
+
+def _config(world: Path, redis_url: str, spec: ExperimentSpec) -> Config:
+    """The runner's view of the service's settings, for deploy, activate and the report."""
+    return replace(
+        Config.from_env(),
+        redis_url=redis_url,
+        data_dir=world,
+        experiments=spec.experiments,
+        experiment=spec.days[0].name,
+        seed=spec.seed,
+    )
+
+
+def run_experiment(spec: ExperimentSpec, out: Path, workers: int, worlds: int) -> int:
+    """Run ``spec`` on its world and ``worlds`` robustness worlds; returns the exit code."""
+    total = time.perf_counter()
+    main = run_world(spec, None if spec.world_path else spec.world_params, out, workers)
+    others = []
+    base = dict(spec.world_params) if spec.world_path is None else {"seed": spec.seed}
+    for number, params in enumerate(robustness_worlds(base, worlds), start=1):
+        label = f"world {number}: {describe(params, base)}"
+        print(f"\n##### robustness {label}", flush=True)
+        others.append((label, run_world(spec, params, out / "worlds" / str(number), workers)))
+    text = (out / REPORT_FILE).read_text(encoding="utf-8")
+    if others:
+        table, data = holds_table(main.analysis, [(label, run.analysis) for label, run in others])
+        text += (
+            f"\n## Does the effect hold on every world?\n\n{data['metric']} vs control on "
+            f"{len(others)} further worlds (a cell: effect [95% CI], holds = significant with "
+            f"the same sign as on the spec's own world).\n\n{table}\n"
+        )
+        report = json.loads((out / JSON_FILE).read_text())
+        report["robustness"] = data
+        (out / JSON_FILE).write_text(json.dumps(report, indent=2) + "\n")
+        (out / REPORT_FILE).write_text(text, encoding="utf-8")
+    print("\n" + text)
+    print(f"experiment {spec.name} finished in {time.perf_counter() - total:.0f} s; see {out}/")
+    return 0
+
+
+def experiment_command(spec_path: Path, out: Path | None, workers: int | None, worlds: int | None):
+    """``botify experiment run``: check the spec, run it, stop everything on any exit."""
+    try:
+        spec = load_spec(spec_path)
+        check_spec(spec)
+    except SpecError as e:
+        print(f"botify experiment: {spec_path}: {e}", file=sys.stderr)
+        return 2
+    out = out or Path("experiment-output") / spec.name
+    try:
+        return run_experiment(
+            spec,
+            out,
+            workers or spec.workers,
+            spec.robustness_worlds if worlds is None else worlds,
+        )
+    except KeyboardInterrupt:
+        print("\ninterrupted; every process the run started has been stopped", file=sys.stderr)
+        return 130
+    except (StageError, RuntimeError, ValueError, OSError) as e:
+        print(f"\nbotify experiment: failed: {e}", file=sys.stderr)
+        return 1

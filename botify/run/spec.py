@@ -1,0 +1,195 @@
+"""Experiment specs: the TOML file ``botify experiment run`` reads, checked before anything runs.
+
+::
+
+    name = "mine"
+    seed = 7
+
+    [world]              # `sim world` parameters (its flags, with _ for -); or path = "data/world"
+    seed = 7
+    tracks = 3000
+    users = 500
+
+    [[days]]
+    sessions = 600
+    arms = { C = "random", T1 = "sticky_artist" }
+
+    [[days]]
+    sessions = 3000
+    train = ["contextual"]          # retrain on all logs so far and deploy before this day
+    arms = { C = "sticky_artist", T1 = "my_module:MyRecommender", T2 = "anchor_fresh" }
+
+Optional: a day's ``name`` (its experiment's name, which seeds the users' assignment; default
+``DAY<n>``), ``[report]`` with ``day`` (default the last) and ``control`` (default ``C``),
+``[robustness]`` with ``worlds = N`` (rerun on N further worlds, see
+``botify.run.robustness``), ``[service]`` with ``workers``. Every error is a ``SpecError``
+whose message names the key, so the command can say it in one line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botify.data.lists import LIST_KINDS
+
+
+class SpecError(ValueError):
+    """The spec cannot be run; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DaySpec:
+    """One simulated day: its experiment's name and arms, its size, what to retrain first."""
+
+    name: str
+    sessions: int
+    arms: dict[str, str]
+    train: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A whole experiment: the world, the days, what the report is about."""
+
+    name: str
+    seed: int
+    directory: Path
+    world_path: Path | None
+    world_params: dict[str, Any]
+    days: tuple[DaySpec, ...]
+    report_day: int
+    control: str
+    robustness_worlds: int = 0
+    workers: int = 2
+    recommenders: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def report(self) -> DaySpec:
+        """The day whose A/B the report is about."""
+        return self.days[self.report_day - 1]
+
+    @property
+    def experiments(self) -> dict[str, dict[str, str]]:
+        """Every day's experiment, as ``BOTIFY_EXPERIMENTS`` wants them."""
+        return {day.name: day.arms for day in self.days}
+
+
+TOP_KEYS = {"name", "seed", "world", "days", "report", "robustness", "service"}
+DAY_KEYS = {"name", "sessions", "arms", "train"}
+
+
+def _table(value: object, key: str) -> dict:
+    if not isinstance(value, dict):
+        raise SpecError(f"{key} must be a table")
+    return value
+
+
+def _int(value: object, key: str, low: int = 0) -> int:
+    if type(value) is not int or value < low:
+        raise SpecError(f"{key} must be an integer of at least {low}, got {value!r}")
+    return value
+
+
+def _unknown(table: dict, known: set[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SpecError(f"{where}{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _arms(value: object, key: str) -> dict[str, str]:
+    arms = _table(value, key)
+    expected = ["C", *(f"T{i}" for i in range(1, len(arms)))]
+    if sorted(arms) != sorted(expected):
+        raise SpecError(f"{key} must name the treatments {', '.join(expected)}; got {list(arms)}")
+    for treatment, recommender in arms.items():
+        if not isinstance(recommender, str) or not recommender:
+            raise SpecError(f"{key}.{treatment} must be a recommender name")
+    return {treatment: arms[treatment] for treatment in expected}
+
+
+def _day(number: int, value: object) -> DaySpec:
+    where = f"days[{number}]."
+    table = _table(value, f"days[{number}]")
+    _unknown(table, DAY_KEYS, where)
+    if "sessions" not in table or "arms" not in table:
+        raise SpecError(f"days[{number}] needs sessions and arms")
+    train = table.get("train", [])
+    if not isinstance(train, list) or not all(isinstance(kind, str) for kind in train):
+        raise SpecError(f"{where}train must be a list of list kinds")
+    for kind in train:
+        if kind not in LIST_KINDS or not LIST_KINDS[kind].trainable:
+            trainable = [name for name, k in LIST_KINDS.items() if k.trainable]
+            raise SpecError(f"{where}train: cannot train {kind!r} (trainable: {trainable})")
+    name = table.get("name", f"DAY{number}")
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"{where}name must be a non-empty string")
+    return DaySpec(
+        name=name,
+        sessions=_int(table["sessions"], f"{where}sessions", 1),
+        arms=_arms(table["arms"], f"{where}arms"),
+        train=tuple(train),
+    )
+
+
+def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
+    """Check a parsed TOML document; ``directory`` is where relative paths start."""
+    _unknown(raw, TOP_KEYS, "")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise SpecError("name must be a non-empty string")
+    seed = _int(raw.get("seed", 0), "seed")
+    world = dict(_table(raw.get("world", {}), "world"))
+    world_path = world.pop("path", None)
+    if world_path is not None:
+        if world:
+            raise SpecError(f"world.{sorted(world)[0]}: give either world.path or parameters")
+        world_path = directory / world_path
+        if not (world_path / "tracks.jsonl").is_file():
+            raise SpecError(f"world.path: no tracks.jsonl in {world_path}")
+    world.setdefault("seed", seed)
+    days_raw = raw.get("days")
+    if not isinstance(days_raw, list) or not days_raw:
+        raise SpecError("days: give at least one [[days]] table")
+    days = tuple(_day(number, value) for number, value in enumerate(days_raw, start=1))
+    names = [day.name for day in days]
+    if len(set(names)) != len(names):
+        raise SpecError(f"days: every day needs its own name, got {names}")
+    report = _table(raw.get("report", {}), "report")
+    _unknown(report, {"day", "control"}, "report.")
+    report_day = _int(report.get("day", len(days)), "report.day", 1)
+    if report_day > len(days):
+        raise SpecError(f"report.day must be at most {len(days)}, got {report_day}")
+    control = report.get("control", "C")
+    if control not in days[report_day - 1].arms:
+        raise SpecError(f"report.control: day {report_day} has no treatment {control!r}")
+    robustness = _table(raw.get("robustness", {}), "robustness")
+    _unknown(robustness, {"worlds"}, "robustness.")
+    service = _table(raw.get("service", {}), "service")
+    _unknown(service, {"workers"}, "service.")
+    return ExperimentSpec(
+        name=name,
+        seed=seed,
+        directory=directory,
+        world_path=world_path,
+        world_params=world,
+        days=days,
+        report_day=report_day,
+        control=control,
+        robustness_worlds=_int(robustness.get("worlds", 0), "robustness.worlds"),
+        workers=_int(service.get("workers", 2), "service.workers", 1),
+        recommenders=frozenset(r for day in days for r in day.arms.values()),
+    )
+
+
+def load_spec(path: Path) -> ExperimentSpec:
+    """Read and check a spec file."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise SpecError(f"cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path} is not TOML: {e}") from None
+    return parse_spec(raw, Path(path).resolve().parent)

@@ -1,0 +1,206 @@
+"""``botify experiment run`` at small scale: world → service → days → report, through real
+HTTP, a real redis-server, gunicorn, the simulator's remote agent and plugin recommenders
+written outside the repository."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from botify.cli import main
+from botify.logs.reader import read_events
+
+pytestmark = pytest.mark.e2e
+
+PLUGINS = '''
+class SameArtist:
+    """Another track of the artist just heard, never one played in the session."""
+
+    needs = frozenset({"played"})
+
+    def __init__(self, context):
+        self.catalog = context.catalog
+
+    def recommend_next(self, request):
+        tracks = self.catalog.tracks_of(self.catalog.artist_of(request.track))
+        fresh = [t for t in tracks if t not in request.state.played] or list(tracks)
+        return int(request.rng.choice(fresh))
+
+
+class Flaky:
+    """Raises on odd users, answers a track outside the catalog on users divisible by 4."""
+
+    def __init__(self, context):
+        self.size = context.catalog.size
+
+    def recommend_next(self, request):
+        if request.user % 2:
+            raise RuntimeError("flaky plugin")
+        return self.size + 5 if request.user % 4 == 0 else 0
+'''
+
+SPEC = """
+name = "small"
+seed = 5
+
+[world]
+tracks = 1500
+users = 300
+
+[[days]]
+sessions = 300
+arms = {{ C = "random", T1 = "sticky_artist" }}
+
+[[days]]
+sessions = 600
+train = ["contextual"]
+[days.arms]
+C = "sticky_artist"
+T1 = "plugins:SameArtist"
+T2 = "anchor_fresh"
+T3 = "plugins:Flaky"
+{extra}
+"""
+
+
+def write_spec(directory: Path, extra: str = "") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "plugins.py").write_text(PLUGINS)
+    spec = directory / "small.toml"
+    spec.write_text(SPEC.format(extra=extra))
+    return spec
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    # The spec and its plugins live outside the repository, found through the spec's folder.
+    spec = write_spec(tmp_path_factory.mktemp("elsewhere"), "[robustness]\nworlds = 1\n")
+    out = tmp_path_factory.mktemp("run") / "out"
+    assert main(["experiment", "run", str(spec), "--out", str(out)]) == 0
+    return out
+
+
+def test_every_request_the_simulator_made_is_logged_once(run):
+    sessions = pd.concat([pd.read_csv(run / f"day{day}-sessions.csv") for day in (1, 2)])
+    events = list(read_events(run / "logs"))
+
+    assert len(sessions) == 900
+    assert len(events) == sessions["requests"].sum()
+    assert sum(e["message"] == "last" for e in events) == 900
+
+
+def test_day_two_serves_the_lists_trained_on_day_one(run):
+    events = [e for e in read_events(run / "logs") if e["experiment"] == "DAY2"]
+    fresh = [e for e in events if e["served_by"] == "anchor_fresh"]
+
+    assert fresh, "no day-2 request was served from the trained lists"
+    assert {e["model_version"] for e in fresh} != {None}
+    assert (run / "contextual-day2.jsonl").is_file()
+
+
+def test_plugins_serve_and_a_failing_plugin_degrades_to_random_never_a_500(run):
+    events = [
+        e for e in read_events(run / "logs") if e["experiment"] == "DAY2" and e["message"] == "next"
+    ]
+    flaky = [e for e in events if e["recommender"] == "plugins:Flaky"]
+    assert {e["served_by"] for e in flaky} == {"random_plugin_error", "plugins:Flaky"}
+    assert all(0 <= e["recommendation"] < 1500 for e in flaky)
+    same_artist = {e["served_by"] for e in events if e["recommender"] == "plugins:SameArtist"}
+    assert same_artist == {"plugins:SameArtist"}
+
+
+def test_the_report_names_every_arm_with_finite_effects_and_a_json_twin(run):
+    report = json.loads((run / "report.json").read_text())
+    assert report["experiment"] == "DAY2" and report["control"] == "C"
+    assert report["sample_ratio"]["verdict"] in {"ok", "warn", "alert"}
+    rows = report["comparisons"]
+    assert {(r["treatment"], r["recommender"]) for r in rows} == {
+        ("T1", "plugins:SameArtist"),
+        ("T2", "anchor_fresh"),
+        ("T3", "plugins:Flaky"),
+    }
+    keys = {"treatment", "recommender", "metric", "effect", "lower", "upper", "p_value"}
+    keys |= {"p_holm", "significant", "control_mean", "treatment_mean", "n_control"}
+    keys |= {"n_treatment", "method"}
+    for row in rows:
+        assert keys <= set(row) and row["method"] == "welch"
+        assert all(math.isfinite(row[k]) for k in ("effect", "lower", "upper", "control_mean"))
+    text = (run / "report.md").read_text()
+    assert "## Days" in text and "| 2 | DAY2 | T2 | anchor_fresh |" in text
+    assert "## Does the effect hold on every world?" in text
+    assert report["robustness"]["worlds"][1]["world"].startswith("world 1: seed")
+    for image in ("effects.png", "days.png", "worlds/1/effects.png"):
+        assert (run / image).stat().st_size > 10_000
+
+
+def test_a_bad_spec_is_one_line_naming_the_key_before_anything_starts(tmp_path, capsys):
+    cases = {
+        "[colour]\nred = 1\n": "colour: unknown key",
+        "[report]\nday = 3\n": "report.day must be at most 2",
+        "budget = 0": "world: --budget: session_budget must be at least 1",
+        "wings = 2": "world: error: unrecognized arguments: --wings 2",
+    }
+    for number, (extra, message) in enumerate(cases.items()):
+        spec = write_spec(tmp_path / str(number), extra if extra.startswith("[") else "")
+        if not extra.startswith("["):  # a key of the spec's [world] table
+            spec.write_text(spec.read_text().replace("users = 300", f"users = 300\n{extra}"))
+        out = tmp_path / "never"
+        assert main(["experiment", "run", str(spec), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+        assert not out.exists()
+    spec = write_spec(tmp_path / "arms")
+    original = spec.read_text()
+    for arm, message in {
+        "nonsense": "unknown recommender 'nonsense'",
+        "missing_module:X": "cannot import 'missing_module'",
+        "plugins:Nope": "module 'plugins' has no 'Nope'",
+    }.items():
+        spec.write_text(original.replace('T3 = "plugins:Flaky"', f'T3 = "{arm}"'))
+        assert main(["experiment", "run", str(spec), "--out", str(tmp_path / "never")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_ctrl_c_stops_every_process_the_run_started(tmp_path):
+    spec = write_spec(tmp_path / "spec")
+    out = tmp_path / "interrupted"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "botify", "experiment", "run", str(spec), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for line in runner.stdout:
+        if line.startswith("=== day 1"):
+            break
+    time.sleep(1.0)  # the simulator is running against the service now
+    assert processes_mentioning(str(out)), "nothing to stop: the run did not get going"
+    runner.send_signal(signal.SIGINT)
+    runner.stdout.read()
+    assert runner.wait(timeout=60) == 130
+    deadline = time.monotonic() + 10
+    while processes_mentioning(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_mentioning(str(out)) == []
