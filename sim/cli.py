@@ -44,6 +44,11 @@ WORLD_FLAGS = {
         float,
         "chance a next interest is a similar artist",
     ),
+    "--genre-label-noise": (
+        ("genre_label_noise",),
+        float,
+        "share of artists the catalog lists under a random genre",
+    ),
     "--consume-bias": (
         ("consume_bias_low", "consume_bias_high"),
         float,

@@ -47,11 +47,15 @@ class StickyArtistPolicy:
 class OraclePolicy:
     """Knows each session's interest ``s``: recommends the unplayed track with the highest
     expected listen time, artist discount included, among the ``candidates`` tracks nearest to
-    ``s``. An upper bound for benchmarks; needs ``candidates`` > the session length cap."""
+    ``s``. A reference for benchmarks; needs ``candidates`` > the session length cap. The pool
+    must hold many artists, or the artist discount exhausts it: on the demo world (1,000
+    sessions) 256 candidates reach 53.2 per session, which botify's anchor_fresh beats (68);
+    1,024 reach 98.7, 2,048 and 4,096 both 110.5."""
 
-    def __init__(self, world: World, candidates: int = 256) -> None:
+    def __init__(self, world: World, candidates: int = 2048) -> None:
         self._world = world
-        self._candidates = candidates
+        # A small world has fewer tracks than the pool.
+        self._candidates = min(candidates, world.catalog.n_tracks)
 
     def start(self, plan: SessionPlan) -> None:
         """Rank the candidates of every session once: ``s`` is fixed for a session."""

@@ -44,6 +44,7 @@ class WorldParams:
     consume_bias_high: float = 0.6
     consume_sharpness_low: float = 4.0
     consume_sharpness_high: float = 15.0
+    genre_label_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,18 @@ class WorldParamError(ValueError):
         self.field = field
 
 
+def _genre_labels(params: WorldParams, artist_genre: np.ndarray) -> np.ndarray:
+    """The genre each artist is listed under in the public catalog: its true genre, except
+    for a ``genre_label_noise`` share of artists listed under a random one (a catalog whose
+    metadata says less about taste). A generator of its own, so that the rest of the world
+    does not change with the noise."""
+    if params.genre_label_noise == 0.0:
+        return artist_genre
+    rng = np.random.default_rng([params.seed, 1])
+    relabel = rng.random(artist_genre.size) < params.genre_label_noise
+    return np.where(relabel, rng.integers(0, params.n_genres, artist_genre.size), artist_genre)
+
+
 def check_params(params: WorldParams) -> None:
     """Raise ``WorldParamError`` for the first parameter a world cannot be generated with."""
     rules = [
@@ -242,6 +255,7 @@ def check_params(params: WorldParams) -> None:
         ),
         ("max_interests", params.max_interests >= 1, "at least 1"),
         ("hop_probability", 0.0 <= params.hop_probability <= 1.0, "in [0, 1]"),
+        ("genre_label_noise", 0.0 <= params.genre_label_noise <= 1.0, "in [0, 1]"),
         ("consume_bias_low", params.consume_bias_low <= params.consume_bias_high, "<= high"),
         (
             "consume_sharpness_low",
@@ -266,7 +280,7 @@ def generate_world(params: WorldParams) -> World:
         artist_names=artist_names(rng, len(artist_genre)),
         genre_names=list(GENRES[: params.n_genres]),
         track_artist=track_artist,
-        track_genre=artist_genre[track_artist],
+        track_genre=_genre_labels(params, artist_genre)[track_artist],
         popularity=np.round(100.0 * track_popularity * noise).astype(np.int64),
     )
     users = _users(params, rng, track_artist, track_popularity, artist_centres)

@@ -161,6 +161,9 @@ def _train_and_deploy(
             raise StageError(f"training {kind} before day {day} failed")
         versions[kind] = publish(client, config, catalog, kind, lists)
         print(f"    deployed {kind} version {versions[kind]}")
+    for kind, lists in spec.days[day - 1].deploy.items():
+        versions[kind] = publish(client, config, catalog, kind, lists)
+        print(f"    deployed {kind} version {versions[kind]} from {lists}")
     return versions
 
 

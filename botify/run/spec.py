@@ -19,11 +19,12 @@
     train = ["contextual"]          # retrain on all logs so far and deploy before this day
     arms = { C = "sticky_artist", T1 = "my_module:MyRecommender", T2 = "anchor_fresh" }
 
-Optional: a day's ``name`` (its experiment's name, which seeds the users' assignment; default
-``DAY<n>``), ``[report]`` with ``day`` (default the last) and ``control`` (default ``C``),
-``[robustness]`` with ``worlds = N`` (rerun on N further worlds, see
-``botify.run.robustness``), ``[service]`` with ``workers``. Every error is a ``SpecError``
-whose message names the key, so the command can say it in one line.
+Optional: a day's ``deploy = { contextual = "lists.jsonl" }`` (serve lists made elsewhere
+from this day on, instead of retraining), a day's ``name`` (its experiment's name, which
+seeds the users' assignment; default ``DAY<n>``), ``[report]`` with ``day`` (default the
+last) and ``control`` (default ``C``), ``[robustness]`` with ``worlds = N`` (rerun on N
+further worlds, see ``botify.run.robustness``), ``[service]`` with ``workers``. Every error
+is a ``SpecError`` whose message names the key, so the command can say it in one line.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class DaySpec:
     sessions: int
     arms: dict[str, str]
     train: tuple[str, ...] = ()
+    deploy: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class ExperimentSpec:
 
 
 TOP_KEYS = {"name", "seed", "world", "days", "report", "robustness", "service"}
-DAY_KEYS = {"name", "sessions", "arms", "train"}
+DAY_KEYS = {"name", "sessions", "arms", "train", "deploy"}
 
 
 def _table(value: object, key: str) -> dict:
@@ -110,7 +112,21 @@ def _arms(value: object, key: str) -> dict[str, str]:
     return {treatment: arms[treatment] for treatment in expected}
 
 
-def _day(number: int, value: object) -> DaySpec:
+def _deploy(value: object, where: str, directory: Path, train: list[str]) -> dict[str, Path]:
+    files = {}
+    for kind, file in _table(value, f"{where}deploy").items():
+        if kind not in LIST_KINDS:
+            raise SpecError(f"{where}deploy.{kind}: unknown list kind (known: {list(LIST_KINDS)})")
+        if kind in train:
+            raise SpecError(f"{where}deploy.{kind}: the day also trains {kind}; give one")
+        path = directory / str(file)
+        if not path.is_file():
+            raise SpecError(f"{where}deploy.{kind}: no file {path}")
+        files[kind] = path
+    return files
+
+
+def _day(number: int, value: object, directory: Path) -> DaySpec:
     where = f"days[{number}]."
     table = _table(value, f"days[{number}]")
     _unknown(table, DAY_KEYS, where)
@@ -131,6 +147,7 @@ def _day(number: int, value: object) -> DaySpec:
         sessions=_int(table["sessions"], f"{where}sessions", 1),
         arms=_arms(table["arms"], f"{where}arms"),
         train=tuple(train),
+        deploy=_deploy(table.get("deploy", {}), where, directory, train),
     )
 
 
@@ -153,7 +170,7 @@ def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
     days_raw = raw.get("days")
     if not isinstance(days_raw, list) or not days_raw:
         raise SpecError("days: give at least one [[days]] table")
-    days = tuple(_day(number, value) for number, value in enumerate(days_raw, start=1))
+    days = tuple(_day(number, value, directory) for number, value in enumerate(days_raw, start=1))
     names = [day.name for day in days]
     if len(set(names)) != len(names):
         raise SpecError(f"days: every day needs its own name, got {names}")

@@ -86,3 +86,16 @@ def test_interests_hop_to_similar_artists():
     same_genre = np.mean([a == b for a, b in pairs])
     shares = np.bincount(genre, minlength=8) / len(genre)
     assert same_genre > (shares**2).sum() + 0.2
+
+
+def test_genre_label_noise_relabels_artists_and_changes_nothing_else():
+    params = WorldParams(seed=4, n_tracks=3000, n_users=50)
+    clean = generate_world(params)
+    noisy = generate_world(WorldParams(seed=4, n_tracks=3000, n_users=50, genre_label_noise=0.5))
+    np.testing.assert_array_equal(clean.embeddings, noisy.embeddings)
+    np.testing.assert_array_equal(clean.users.interest_tracks, noisy.users.interest_tracks)
+    changed = clean.catalog.track_genre != noisy.catalog.track_genre
+    assert 0.2 < changed.mean() < 0.6  # half the artists relabelled, a 1/20 chance to keep it
+    # One label per artist: every track of an artist is listed under the same genre.
+    for artist in np.unique(noisy.catalog.track_artist)[:50]:
+        assert np.unique(noisy.catalog.track_genre[noisy.catalog.track_artist == artist]).size == 1
