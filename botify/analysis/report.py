@@ -65,11 +65,13 @@ def _count(value: int) -> str:
     return f"{int(value):,}"
 
 
-def effects_table(comparison: pd.DataFrame) -> str:
-    """The course's table: one row per treatment × metric, effects in % with their CI."""
+def effects_table(comparison: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """The course's table: one row per treatment × metric, effects in % with their CI;
+    ``labels`` name the treatments (``T1 anchor``)."""
+    labels = labels or {}
     rows = [
         [
-            str(row["treatment"]),
+            labels.get(str(row["treatment"]), str(row["treatment"])),
             str(row["metric"]),
             _percent(row["effect"]),
             _percent(row["upper"]),
@@ -179,7 +181,7 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
             f"{comparisons} treatment × metric comparisons, and over the {guardrail_comparisons} "
             "latency comparisons as a family of their own (CIs are per comparison)."
         ),
-        effects_table(analysis.comparison),
+        effects_table(analysis.comparison, treatment_labels(analysis)),
         "## Diagnostics",
         (
             "Over listened recommended tracks of closed sessions: repeat = already played in "

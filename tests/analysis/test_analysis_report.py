@@ -51,7 +51,7 @@ def test_cli_prints_and_writes_the_report(effect_logs, tmp_path: Path, capsys) -
     header = "| treatment | metric | effect | upper | lower | control_mean | treatment_mean |"
     assert header in written
     assert "**Sample ratio:** OK" in written and "**Guardrail, p99 request latency:** OK" in written
-    assert "| T1 | time | +" in written
+    assert "| T1 improved | time | +" in written  # treatments named by recommender
     assert "10 open (no `last`)" in written and "1 unreadable lines skipped" in written
     png = (tmp_path / "effects.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
