@@ -366,6 +366,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=Path("bench-output/learning"))
     args = parser.parse_args()
+    # Specs name their list files by absolute path (a spec's paths start at its folder).
+    args.out = args.out.resolve()
     results = {}
     if args.part in ("ab", "all"):
         worlds = args.worlds.split(",")
