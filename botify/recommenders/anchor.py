@@ -67,25 +67,6 @@ class AnchorRecommender:
                 return candidates, source
         return _EMPTY, "none"
 
-    def _best(
-        self, ranked: list[int], scores: list[float], played: frozenset[int], artists: set[int]
-    ) -> np.ndarray:
-        """The best-scored unplayed candidates (``ranked`` best first), of artists not yet
-        played if any; a walk down the ranking stops at the first worse score."""
-        track_artist = self.catalog.track_artist
-        for new_artist_only in (True, False):
-            best, picks = None, []
-            for track, value in zip(ranked, scores, strict=True):
-                if best is not None and value < best:
-                    break
-                if track in played or (new_artist_only and int(track_artist[track]) in artists):
-                    continue
-                best = value
-                picks.append(track)
-            if picks:
-                return np.array(picks, dtype=np.int64)
-        return _EMPTY
-
     def recommend_next(self, request: Request) -> Recommendation:
         """The chosen candidate, or random when there is none."""
         lists = self.i2i()
@@ -115,7 +96,7 @@ def unplayed_first(
     there are any (empty when every candidate was played).
 
     Set lookups, not ``np.isin``: with lists of 50 and sessions of 70 tracks they cost
-    a tenth of the sorting ``np.isin`` does (anchor_fresh's answer: 285 → 60 µs).
+    a tenth of the sorting ``np.isin`` does (anchor_fresh's answer: 285 → 74 µs).
     """
     unplayed = candidates[[track not in played for track in candidates.tolist()]]
     artists = catalog.track_artist[unplayed].tolist()
@@ -154,25 +135,6 @@ class FreshAnchorRecommender(AnchorRecommender):
             if fresh.size:
                 return fresh, source
         return _EMPTY, "none"
-
-    def _best(
-        self, ranked: list[int], scores: list[float], played: frozenset[int], artists: set[int]
-    ) -> np.ndarray:
-        """The best-scored unplayed candidates (``ranked`` best first), of artists not yet
-        played if any; a walk down the ranking stops at the first worse score."""
-        track_artist = self.catalog.track_artist
-        for new_artist_only in (True, False):
-            best, picks = None, []
-            for track, value in zip(ranked, scores, strict=True):
-                if best is not None and value < best:
-                    break
-                if track in played or (new_artist_only and int(track_artist[track]) in artists):
-                    continue
-                best = value
-                picks.append(track)
-            if picks:
-                return np.array(picks, dtype=np.int64)
-        return _EMPTY
 
 
 class SessionAnchorRecommender(FreshAnchorRecommender):
