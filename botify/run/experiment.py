@@ -201,6 +201,11 @@ def run_world(spec: ExperimentSpec, world_params: dict | None, out: Path, worker
             "BOTIFY_EXPERIMENTS": json.dumps(spec.experiments),
             "BOTIFY_EXPERIMENT": spec.days[0].name,
             "BOTIFY_SEED": str(spec.seed),
+            # An experiment measures recommenders, not the machine: under a load spike on
+            # a shared machine a state call took over the service's 0.5 s default (one
+            # degraded, random answer in a 7-day bench run), which would make the same spec
+            # give another table. Users can still set their own.
+            "BOTIFY_REDIS_TIMEOUT_S": os.environ.get("BOTIFY_REDIS_TIMEOUT_S", "5"),
             "PYTHONPATH": python_path,
         }
         service = ServiceProcess(world, logs, out / "redis", workers=workers, env=env).start()
