@@ -49,6 +49,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         test_logs=args.test_logs,
         good_time=config.good_time,
+        compare=args.compare,
     )
 
 
@@ -123,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="held-out logs for offline evaluation (default: the last day of --logs)",
+    )
+    train.add_argument(
+        "--compare",
+        action="store_true",
+        help="evaluate every model offline, not only --model (slower on large logs)",
     )
     train.set_defaults(func=_train)
 

@@ -13,7 +13,7 @@ from botify.cli import main
 from botify.data.catalog import read_catalog
 from botify.training import offline_eval
 from botify.training.command import read_listens, train_contextual_command
-from botify.training.models import fit_model
+from botify.training.models import MODELS, fit_model
 
 CLUSTER = 20  # tracks per cluster (= genre) of the synthetic world
 
@@ -156,7 +156,6 @@ def test_separate_test_logs_are_used_for_evaluation(
     printed = capsys.readouterr().out
     assert f"tested on the sessions of {tmp_path / 'test'}" in printed
     assert "| affinity (trained) | 2 |" in printed
-    assert "| cooccurrence | 2 |" in printed
     assert "| popularity | 2 |" in printed and "| random | 2 |" in printed
 
 
@@ -243,3 +242,25 @@ def test_the_catalog_defaults_to_the_data_dir_and_good_time_to_the_services(
     monkeypatch.setenv("BOTIFY_GOOD_TIME", "half")
     assert main(argv) == 2
     assert "BOTIFY_GOOD_TIME must be a number, got 'half'" in capsys.readouterr().err
+
+
+def test_the_offline_table_compares_every_model_only_when_asked(
+    synthetic_log_dir: Path, catalog_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    def rows(**options) -> list[str]:
+        assert (
+            train_contextual_command(
+                synthetic_log_dir, tmp_path / "lists.jsonl", catalog_file, **options
+            )
+            == 0
+        )
+        table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+        return [line.split("|")[1].strip() for line in table[1:]]
+
+    assert rows(model="genre") == ["genre (trained)", "popularity", "random"]
+    assert rows(model="genre", compare=True) == [
+        "genre (trained)",
+        *(name for name in MODELS if name != "genre"),
+        "popularity",
+        "random",
+    ]

@@ -7,8 +7,8 @@ import os
 import threading
 from dataclasses import asdict, replace
 
-from botify.logs.reader import ReadStats, log_files, read_events
-from botify.logs.schema import Event, is_valid_event
+from botify.logs.reader import ReadStats, load_events, log_files, read_events
+from botify.logs.schema import Event
 from botify.logs.writer import EventLog
 
 NEXT = Event(
@@ -44,13 +44,18 @@ def test_a_line_has_every_field_in_the_logs_key_order():
     )
 
 
-def test_the_reader_keeps_what_the_writer_writes_and_drops_what_sessions_cannot_use():
+def test_the_reader_keeps_what_the_writer_writes_and_drops_what_sessions_cannot_use(tmp_path):
     last = event(message="last", recommendation=None, served_by=None, candidates=None)
     degraded = event(request=None, session=None, degraded=True)
-    assert all(is_valid_event(asdict(e)) for e in (NEXT, last, degraded))
-
-    for broken in ({"message": "skip"}, {"user": None}, {"time": 1.5}, {"request": "1"}):
-        assert not is_valid_event({**asdict(NEXT), **broken})
+    broken = ({"message": "skip"}, {"user": None}, {"time": 1.5}, {"request": "1"})
+    log = EventLog(tmp_path)
+    for e in (NEXT, last, degraded, *(replace(NEXT, **fields) for fields in broken)):
+        log.write(e)
+    loaded = load_events(tmp_path)
+    assert loaded.events["message"].tolist() == ["next", "last", "next"]
+    assert loaded.events["request"].isna().tolist() == [False, False, True]
+    assert loaded.invalid_events == len(broken)
+    assert loaded.read_stats.skipped_lines == 0
 
 
 def test_lines_round_trip(tmp_path):
