@@ -134,12 +134,13 @@ def hit_rate(lists: Lists, anchors: np.ndarray, targets: np.ndarray, cutoff: int
     list (an anchor without a list is a miss)."""
     if not anchors.size:
         return float("nan")
-    empty = np.empty(0, dtype=np.int64)
-    hits = [
-        target in lists.get(anchor, empty)[:cutoff]
-        for anchor, target in zip(anchors.tolist(), targets.tolist(), strict=True)
-    ]
-    return float(np.mean(hits))
+    unique, which = np.unique(anchors, return_inverse=True)
+    # Each anchor's top, padded with -1 (no track): one row per distinct anchor.
+    tops = np.full((unique.size, cutoff), -1, dtype=np.int64)
+    for row, anchor in enumerate(unique.tolist()):
+        top = lists.get(anchor, ())[:cutoff]
+        tops[row, : len(top)] = top
+    return float((tops[which] == targets[:, None]).any(axis=1).mean())
 
 
 def evaluate(

@@ -92,3 +92,12 @@ def test_format_table_has_a_row_per_model() -> None:
     assert table.count("\n") == 3
     assert "| a | 4 | 0.750 | 0.500 | 0.125 | 40.0% |" in table
     assert "| b | 4 | 0.500 | 0.250 | – | – |" in table
+
+
+def test_hit_rate_counts_targets_in_the_top_of_their_anchors_list() -> None:
+    lists = {1: np.array([5, 9]), 2: np.array([0, 1, 7])}
+    anchors = np.array([1, 1, 2, 2, 3])  # anchor 3 has no list: a miss
+    targets = np.array([5, 6, 1, 7, 5])
+    assert offline_eval.hit_rate(lists, anchors, targets, cutoff=2) == 2 / 5
+    assert offline_eval.hit_rate(lists, anchors, targets, cutoff=3) == 3 / 5
+    assert np.isnan(offline_eval.hit_rate(lists, anchors[:0], targets[:0]))
