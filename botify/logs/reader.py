@@ -141,6 +141,22 @@ def _no_progress_bar(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("SET enable_progress_bar = false")
 
 
+def _as_enum(con: duckdb.DuckDBPyConnection, column: str) -> str:
+    """SQL casting text ``column`` of table ``kept`` to an ENUM of its values (sorted, as
+    pandas orders categories), which arrives in pandas as a categorical: text columns as
+    Python strings tripled the reader's peak memory (1.3 GB for 1.1 million events)."""
+    values = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT {column} FROM kept WHERE {column} IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ]
+    if not values:
+        return column
+    kind = "ENUM (" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
+    return f"CAST({column} AS {kind}) AS {column}"
+
+
 def load_events(log_dir: Path) -> EventLogFrame:
     """Read every event-log segment under ``log_dir`` (all processes, rotated files) with
     DuckDB: the lines are parsed and checked in its engine, not one by one in Python.
@@ -198,11 +214,26 @@ def load_events(log_dir: Path) -> EventLogFrame:
         treatments = "".join(
             f", json_extract_string(experiments, ?) AS e{i}" for i in range(len(names))
         )
-        frame = con.execute(
-            f"SELECT {', '.join(fields[name] for name in COLUMNS)}{treatments} "
-            "FROM parsed WHERE valid",
+        con.execute(
+            f"CREATE TEMP TABLE kept AS SELECT {', '.join(fields[name] for name in COLUMNS)}"
+            f"{treatments} FROM parsed WHERE valid",
             [_json_path(name) for name in names],
+        )
+        con.execute("DROP TABLE parsed")
+        texts = [fields[name] for name in TEXT_COLUMNS] + [f"e{i}" for i in range(len(names))]
+        frame = con.execute(
+            "SELECT "
+            + ", ".join(
+                _as_enum(con, column) if column in texts else column
+                for column in (*(fields[name] for name in COLUMNS), *texts[len(TEXT_COLUMNS) :])
+            )
+            + " FROM kept"
         ).df()
+    frame.columns = [*COLUMNS, *(f"e{i}" for i in range(len(names)))]
+    # An ENUM arrives as an ordered categorical; these categories have no order.
+    frame = frame.apply(
+        lambda c: c.cat.as_unordered() if isinstance(c.dtype, pd.CategoricalDtype) else c
+    )
     events = frame[EVENT_COLUMNS]
     experiments = frame[[f"e{i}" for i in range(len(names))]].set_axis(names, axis=1)
     return _frames(events, experiments, stats, stats.events - valid_events)
