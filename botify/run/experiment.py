@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -298,6 +299,10 @@ def experiment_command(spec_path: Path, out: Path | None, workers: int | None, w
         print(f"botify experiment: {spec_path}: {e}", file=sys.stderr)
         return 2
     out = out or Path("experiment-output") / spec.name
+    # `kill` (SIGTERM) stops the run as Ctrl-C does: without this, the service, Redis and
+    # the simulator outlived a terminated runner. (A runner started in the background by a
+    # non-interactive shell ignores SIGINT, so SIGTERM is how such a run is stopped.)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return run_experiment(
             spec,
@@ -311,3 +316,9 @@ def experiment_command(spec_path: Path, out: Path | None, workers: int | None, w
     except (StageError, RuntimeError, ValueError, OSError) as e:
         print(f"\nbotify experiment: failed: {e}", file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
