@@ -81,6 +81,19 @@ def _report(args: argparse.Namespace) -> int:
     )
 
 
+def _power(args: argparse.Namespace) -> int:
+    from botify.analysis.power import power_command
+
+    return power_command(
+        logs=args.logs,
+        experiment=args.experiment,
+        control=args.control,
+        mde=args.mde,
+        alpha=args.alpha,
+        power=args.power,
+    )
+
+
 def _experiment(args: argparse.Namespace) -> int:
     from botify.run.experiment import experiment_command
 
@@ -155,6 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracks", type=Path, default=None, help="tracks.jsonl for artist diagnostics"
     )
     report.set_defaults(func=_report)
+
+    power = sub.add_parser(
+        "power", help="sessions per arm for a given effect, from observed variance (± CUPED)"
+    )
+    power.add_argument("--logs", type=Path, required=True)
+    power.add_argument("--experiment", default=None, help="default: the latest one served")
+    power.add_argument("--control", default="C")
+    power.add_argument(
+        "--mde", type=float, default=5.0, help="relative effect to detect, %% (%(default)s)"
+    )
+    power.add_argument("--power", type=float, default=0.8, help="(%(default)s)")
+    power.add_argument("--alpha", type=float, default=0.05, help="two-sided (%(default)s)")
+    power.set_defaults(func=_power)
 
     experiment = sub.add_parser("experiment", help="run an experiment spec end to end")
     experiment_sub = experiment.add_subparsers(dest="action", required=True)

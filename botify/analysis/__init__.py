@@ -11,5 +11,7 @@ shared with training. Modules, in the order the data flows through them:
 - ``diagnostics``: repeat, same-artist and skip rates, coverage, fallbacks per treatment.
 - ``pipeline``: all of the above for one experiment, as one result.
 - ``plot`` and ``report``: the PNG of effects, the markdown and JSON report (``botify report``).
+- ``sequential``: always-valid confidence sequences, to watch a running experiment.
+- ``power``: users and sessions per arm for a given effect (``botify power``).
 - ``days``: session time per day and arm over several days' experiments (the learning curve).
 """

@@ -52,6 +52,8 @@ COMPARISON_COLUMNS = (
     "n_treatment",
     "method",
     "variance_reduction",
+    "std_error",
+    "log_std_error",
 )
 # Covariate columns passed to ``compare_treatments`` are named after the metric they adjust.
 COVARIATE_PREFIX = "pre_"
@@ -118,6 +120,8 @@ def effect_from_summary(
         "rel_effect": ratio - 1,
         "rel_lower": ratio * np.exp(-log_half) - 1,
         "rel_upper": ratio * np.exp(log_half) - 1,
+        "std_error": scale,
+        "log_std_error": log_scale,
     }
 
 
@@ -134,7 +138,7 @@ def welch_effect(control: np.ndarray, treatment: np.ndarray, confidence: float =
         treatment_mean=mean_t,
         n_control=n_c,
         n_treatment=n_t,
-        **{key: float(value) for key, value in result.items()},
+        **{key: float(value) for key, value in result.items() if "std_error" not in key},
     )
 
 
@@ -225,7 +229,8 @@ def compare_treatments(
     With ``covariates`` (indexed by user, a column ``pre_<metric>`` per metric, no NaN for
     the users of ``metrics``) the rows are CUPED-adjusted (``method`` "cuped") and
     ``variance_reduction`` is ``1 - Var(adjusted effect) / Var(unadjusted effect)``;
-    otherwise ``method`` is "welch".
+    otherwise ``method`` is "welch". ``std_error`` and ``log_std_error`` are the standard
+    errors of the absolute effect and of the log of the means' ratio (for ``sequential``).
     """
     groups = metrics[metric_names].join(treatments.rename("treatment"), how="inner")
     if covariates is not None:
@@ -295,6 +300,8 @@ def compare_treatments(
             "n_treatment": pick["n"].astype("int64"),
             "method": "cuped" if covariates is not None else "welch",
             "variance_reduction": reduction if covariates is not None else np.nan,
+            "std_error": result["std_error"],
+            "log_std_error": result["log_std_error"],
         }
     )
     return table[list(COMPARISON_COLUMNS)]
