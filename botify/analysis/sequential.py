@@ -23,6 +23,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from botify.analysis.assignment import expected_treatments, served_under, user_treatments
+from botify.analysis.metrics import user_metrics
+from botify.analysis.preperiod import pre_period
+from botify.analysis.stats import compare_treatments
+from botify.logs.reader import EventLogFrame
+from botify.logs.sessions import session_table, sessionize
+
 
 def mixture_rho(alpha: float, n_star: float) -> float:
     """The normal mixture's ρ that makes the sequence tightest at ``n_star`` units."""
@@ -67,3 +74,46 @@ def confidence_sequences(
     )
     table["decided"] = (table["cs_lower"] > 0) | (table["cs_upper"] < 0)
     return table
+
+
+MONITOR_METRIC = "time"
+LOOK_COLUMNS = (
+    "treatment",
+    "effect",
+    "cs_lower",
+    "cs_upper",
+    "n_control",
+    "n_treatment",
+    "method",
+    "decided",
+)
+
+
+def running_effects(
+    log: EventLogFrame,
+    experiment: str,
+    control: str = "C",
+    metric: str = MONITOR_METRIC,
+    alpha: float = 0.05,
+    n_star: float = 1000,
+) -> pd.DataFrame:
+    """Every treatment vs ``control`` on ``metric`` so far, with confidence sequences.
+
+    The same estimate as the report (CUPED on the pre-period when there is one), so a look
+    is the report's decisive row of ``metric`` with an always-valid interval; the treatments
+    share ``alpha``. One row per treatment (``LOOK_COLUMNS`` and more).
+    """
+    treatments = user_treatments(log.events, log.experiments, experiment).treatments
+    names = expected_treatments(sorted(treatments.unique()), control)[1:]
+    sessionized = sessionize(log.events[served_under(log.events, log.experiments, experiment)])
+    metrics = user_metrics(sessionized, session_table(sessionized))
+    pre = pre_period(log, experiment, metrics.index)
+    comparison = compare_treatments(
+        metrics,
+        treatments,
+        control,
+        names,
+        [metric],
+        covariates=None if pre is None else pre.covariates,
+    )
+    return confidence_sequences(comparison, alpha, n_star)
