@@ -161,21 +161,38 @@ def holm_adjust(p_values: np.ndarray) -> np.ndarray:
     return adjusted
 
 
-def _group_moments(values: pd.DataFrame, metric: str, covariate: str | None) -> pd.DataFrame:
-    """Per treatment: n, means, sample variances (ddof=1) and covariance of metric and covariate.
+def _group_moments(
+    values: pd.DataFrame, metric_names: list[str], covariates: bool
+) -> dict[str, pd.DataFrame]:
+    """Per metric and treatment: n, means, sample variances (ddof=1) and the covariance of
+    the metric and its covariate column (``pre_<metric>``; 0 without ``covariates``).
 
     Users whose metric is undefined (NaN) are left out, as in the unadjusted comparison.
+    One groupby for all metrics: the A/A replays call this thousands of times.
     """
-    rows = values[values[metric].notna()]
-    y = rows[metric].astype("float64")
-    x = rows[covariate].astype("float64") if covariate else pd.Series(0.0, index=rows.index)
-    frame = pd.DataFrame({"y": y, "x": x, "xy": x * y, "treatment": rows["treatment"]})
-    grouped = frame.groupby("treatment")
-    moments = grouped.agg(n=("y", "count"), my=("y", "mean"), mx=("x", "mean"), mxy=("xy", "mean"))
-    variances = grouped[["y", "x"]].var(ddof=1)
-    moments["vy"], moments["vx"] = variances["y"], variances["x"]
-    n = moments["n"]
-    moments["cxy"] = (moments["mxy"] - moments["mx"] * moments["my"]) * n / (n - 1)
+    columns = {}
+    for metric in metric_names:
+        y = values[metric].astype("float64")
+        x = values[COVARIATE_PREFIX + metric].astype("float64") if covariates else y * 0.0
+        x = x.where(y.notna())
+        columns |= {f"y:{metric}": y, f"x:{metric}": x, f"xy:{metric}": x * y}
+    frame = pd.DataFrame(columns)
+    grouped = frame.groupby(values["treatment"].to_numpy())
+    counts, means, variances = grouped.count(), grouped.mean(), grouped.var(ddof=1)
+    moments = {}
+    for metric in metric_names:
+        n = counts[f"y:{metric}"]
+        my, mx = means[f"y:{metric}"], means[f"x:{metric}"]
+        moments[metric] = pd.DataFrame(
+            {
+                "n": n,
+                "my": my,
+                "mx": mx,
+                "vy": variances[f"y:{metric}"],
+                "vx": variances[f"x:{metric}"],
+                "cxy": (means[f"xy:{metric}"] - mx * my) * n / (n - 1),
+            }
+        )
     return moments
 
 
@@ -238,12 +255,9 @@ def compare_treatments(
         groups = groups.join(covariates[names], how="left")
     index = pd.Index([control, *treatment_names], name="treatment")
     moments = {
-        metric: _group_moments(
-            groups, metric, COVARIATE_PREFIX + metric if covariates is not None else None
-        ).reindex(index)
-        for metric in metric_names
+        metric: frame.reindex(index).fillna({"n": 0})
+        for metric, frame in _group_moments(groups, metric_names, covariates is not None).items()
     }
-    moments = {metric: frame.fillna({"n": 0}) for metric, frame in moments.items()}
     rows = [(name, metric) for name in treatment_names for metric in metric_names]
     fields = ("n", "my", "mx", "vy", "vx", "cxy")
     pick = {
