@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import tea_tasting
-from synthetic_ab_logs import SyntheticExperiment, SyntheticLog, generate, write_logs
 
 from botify.analysis.pipeline import analyze_experiment
 from botify.analysis.preperiod import fill_covariates, pre_period
@@ -114,29 +113,8 @@ def test_users_the_pre_period_never_saw_get_zero_time_and_mean_ratios() -> None:
     assert not filled.isna().any().any()
 
 
-def _two_days(root: Path, lift: float) -> Path:
-    """A pre-period experiment PRE, then EXP; users' activity persists across the two."""
-    pre = generate(
-        SyntheticExperiment(experiment="PRE", user_activity_seed=9, seed=4, open_sessions=0)
-    )
-    end = max(event["timestamp"] for event in pre.events) + 1
-    main = generate(
-        SyntheticExperiment(
-            experiment="EXP",
-            user_activity_seed=9,
-            seed=5,
-            start=end,
-            time_lift={"T1": lift},
-            open_sessions=0,
-        )
-    )
-    both = SyntheticLog(pre.events + main.events, pre.sessions + main.sessions, main.treatments)
-    write_logs(both, root / "logs")
-    return root / "logs"
-
-
-def test_pre_period_is_what_came_before_the_experiment(tmp_path: Path) -> None:
-    log = load_events(_two_days(tmp_path, 0.0))
+def test_pre_period_is_what_came_before_the_experiment(pre_period_logs: Path) -> None:
+    log = load_events(pre_period_logs)
     users = pd.Index(sorted(log.events["user"].unique()), name="user")
     pre = pre_period(log, "EXP", users)
     assert pre is not None
@@ -145,9 +123,8 @@ def test_pre_period_is_what_came_before_the_experiment(tmp_path: Path) -> None:
     assert pre_period(log, "PRE", users) is None  # nothing came before the first experiment
 
 
-def test_report_carries_cuped_rows_and_decides_on_them(tmp_path: Path) -> None:
-    logs = _two_days(tmp_path, 0.1)
-    analysis = analyze_experiment(load_events(logs), "EXP")
+def test_report_carries_cuped_rows_and_decides_on_them(pre_period_logs, tmp_path) -> None:
+    analysis = analyze_experiment(load_events(pre_period_logs), "EXP")
     assert analysis.adjusted is not None and analysis.decisive is analysis.adjusted
     sessions = analysis.adjusted.set_index("metric").loc["sessions"]
     assert sessions["variance_reduction"] > 0.1  # the persistent activity trait
