@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
 
-def run(spec: Path, out: Path, *flags: str) -> tuple[dict, dict[int, int]]:
-    """Run the spec; its report.json and the seconds of each day's stage."""
+def run(spec: Path, out: Path, *flags: str, plugins: Path) -> tuple[dict, dict[int, int]]:
+    """Run the spec (its plugins importable from ``plugins``); its report.json and the
+    seconds of each day's stage."""
     command = [sys.executable, "-m", "botify", "experiment", "run", str(spec), "--out", str(out)]
-    finished = subprocess.run([*command, *flags], capture_output=True, text=True)
+    path = os.pathsep.join(p for p in (str(plugins), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    finished = subprocess.run([*command, *flags], capture_output=True, text=True, env=env)
     if finished.returncode != 0:
         print(finished.stdout[-3000:] + finished.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"botify experiment run exited with {finished.returncode}")
@@ -43,7 +48,7 @@ def run(spec: Path, out: Path, *flags: str) -> tuple[dict, dict[int, int]]:
 
 
 def fixed_spec(spec: Path, sessions: int, directory: Path) -> Path:
-    """A copy of ``spec`` (beside it, so its plugins import) with the report day cut."""
+    """A copy of ``spec`` in ``directory`` with the report day cut to ``sessions``."""
     raw = tomllib.loads(spec.read_text())
     report_day = raw.get("report", {}).get("day", len(raw["days"]))
     text = spec.read_text()
@@ -51,7 +56,7 @@ def fixed_spec(spec: Path, sessions: int, directory: Path) -> Path:
     pattern = re.compile(rf"^sessions = {planned}$", re.MULTILINE)
     if len(pattern.findall(text)) != 1:
         raise SystemExit(f"cannot find the report day's 'sessions = {planned}' line in {spec}")
-    copy = directory / f".{spec.stem}-fixed-{sessions}.toml"
+    copy = directory / f"{spec.stem}-fixed-{sessions}.toml"
     copy.write_text(pattern.sub(f"sessions = {sessions}", text))
     return copy
 
@@ -71,13 +76,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-output/decide"))
     args = parser.parse_args()
     spec = args.spec.resolve()
-    copy = fixed_spec(spec, args.fixed_sessions, spec.parent)
-    try:
-        fixed, fixed_days = run(copy, args.out / "fixed")
-    finally:
-        copy.unlink()
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = fixed_spec(spec, args.fixed_sessions, Path(scratch))
+        fixed, fixed_days = run(copy, args.out / "fixed", plugins=spec.parent)
     watched, watched_days = run(
-        spec, args.out / "sequential", "--stop-early", "--look-every", str(args.look_every)
+        spec,
+        args.out / "sequential",
+        "--stop-early",
+        "--look-every",
+        str(args.look_every),
+        plugins=spec.parent,
     )
     day = len(fixed_days)
     welch = time_row(fixed, "welch")
