@@ -66,23 +66,24 @@ def _count(value: int) -> str:
     return f"{int(value):,}"
 
 
+def _effect_cells(row: pd.Series, labels: dict[str, str]) -> list[str]:
+    """The formatted ``TABLE_COLUMNS`` of one comparison row."""
+    return [
+        labels.get(str(row["treatment"]), str(row["treatment"])),
+        str(row["metric"]),
+        _percent(row["effect"]),
+        _percent(row["upper"]),
+        _percent(row["lower"]),
+        _number(row["control_mean"]),
+        _number(row["treatment_mean"]),
+        "n/a" if _missing(row["p_holm"]) else ("yes" if row["significant"] else "no"),
+    ]
+
+
 def effects_table(comparison: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
     """The course's table: one row per treatment × metric, effects in % with their CI;
     ``labels`` name the treatments (``T1 anchor``)."""
-    labels = labels or {}
-    rows = [
-        [
-            labels.get(str(row["treatment"]), str(row["treatment"])),
-            str(row["metric"]),
-            _percent(row["effect"]),
-            _percent(row["upper"]),
-            _percent(row["lower"]),
-            _number(row["control_mean"]),
-            _number(row["treatment_mean"]),
-            "n/a" if _missing(row["p_holm"]) else ("yes" if row["significant"] else "no"),
-        ]
-        for _, row in comparison.iterrows()
-    ]
+    rows = [_effect_cells(row, labels or {}) for _, row in comparison.iterrows()]
     return markdown_table(list(TABLE_COLUMNS), rows)
 
 
@@ -99,14 +100,7 @@ def cuped_section(analysis: AbAnalysis) -> str:
     narrowing = 1 - (adjusted["upper"] - adjusted["lower"]) / (plain["upper"] - plain["lower"])
     rows = [
         [
-            labels.get(str(row["treatment"]), str(row["treatment"])),
-            str(row["metric"]),
-            _percent(row["effect"]),
-            _percent(row["upper"]),
-            _percent(row["lower"]),
-            _number(row["control_mean"]),
-            _number(row["treatment_mean"]),
-            "n/a" if _missing(row["p_holm"]) else ("yes" if row["significant"] else "no"),
+            *_effect_cells(row, labels),
             _percent(100 * row["variance_reduction"], signed=False),
             _percent(100 * narrowed, signed=False),
         ]

@@ -145,12 +145,18 @@ class WorldRun:
     watch: Watch | None = None
 
 
+def _sim_run(
+    spec: ExperimentSpec, day: int, world: Path, url: str, workers: int, episodes: int, out: Path
+) -> list[str]:
+    """``sim run`` of ``episodes`` sessions of ``day`` against the service, stats to ``out``."""
+    return ["sim", "run", "--world", str(world), "--agent", "remote", "--url", url,
+            "--episodes", str(episodes), "--workers", str(workers), "--days", "1",
+            "--first-day", str(day), "--seed", str(spec.seed), "--out", str(out)]  # fmt: skip
+
+
 def _simulate_day(spec: ExperimentSpec, day: int, world: Path, url: str, out: Path, workers: int):
     sessions = spec.days[day - 1].sessions
-    run_module("sim", "run", "--world", str(world), "--agent", "remote", "--url", url,
-               "--episodes", str(sessions), "--workers", str(workers), "--days", "1",
-               "--first-day", str(day), "--seed", str(spec.seed),
-               "--out", str(out / f"day{day}-sessions.csv"))  # fmt: skip
+    run_module(*_sim_run(spec, day, world, url, workers, sessions, out / f"day{day}-sessions.csv"))
 
 
 def _simulate_watched(
@@ -169,18 +175,18 @@ def _simulate_watched(
     parts = []
     for first in range(0, total, chunk):
         part = out / f"day{day}-sessions-from-{first}.csv"
+        episodes = min(chunk, total - first)
         played = subprocess.run(
-            [sys.executable, "-m", "sim", "run", "--world", str(world), "--agent", "remote",
-             "--url", url, "--episodes", str(min(chunk, total - first)), "--workers",
-             str(workers), "--days", "1", "--first-day", str(day), "--first-session",
-             str(first), "--seed", str(spec.seed), "--quiet", "--out", str(part)],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            [sys.executable, "-m", *_sim_run(spec, day, world, url, workers, episodes, part)]
+            + ["--first-session", str(first), "--quiet"],
+            capture_output=True,
+            text=True,
+        )
         if played.returncode != 0:
             print(played.stdout + played.stderr, file=sys.stderr)
             raise StageError(f"`sim run` (sessions from {first}) exited with {played.returncode}")
         parts.append(part)
-        look = watch.look(out / "logs", first + min(chunk, total - first))
+        look = watch.look(out / "logs", first + episodes)
         view.show(look_lines(look, watch))
         if watch.monitoring.stop_early and look.all_decided:
             print(f"    every comparison decided: stopped after {look.sessions:,} sessions")
