@@ -123,7 +123,12 @@ def wait_until_serving(
     agreeing = 0
     with requests.Session() as http:
         while agreeing < 20:
-            health = http.get(f"{url}/health", timeout=5).json()
+            try:
+                health = http.get(f"{url}/health", timeout=5).json()
+            except requests.RequestException:
+                # A slow answer on a busy machine is not an answer yet: ask again until the
+                # deadline (one 5 s read timeout under load once failed a whole run).
+                health = {"experiment": None, "recommendations": {}}
             served = health["recommendations"]
             switched = health["experiment"] == experiment and all(
                 served.get(kind) == version for kind, version in versions.items()
