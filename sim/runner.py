@@ -4,9 +4,9 @@ Day ``d`` of a run with seed ``S`` consists of global sessions ``0..episodes-1``
 has key ``session_keys(S, d, g)``, which fixes its user, interest, first track and the user's
 listen decisions. A run may play a part of a day, sessions ``first_session`` to
 ``first_session + episodes - 1``: parts played one after the other give the same sessions,
-in the same order per user, as the whole day in one run. Worker ``w`` of ``K`` runs the sessions whose user id is ``w`` modulo ``K``, in
-global order, so one user is never simulated by two workers at once and the outcome does not
-depend on scheduling or on ``K``.
+in the same order per user, as the whole day in one run. Worker ``w`` of ``K`` runs the
+sessions whose user id is ``w`` modulo ``K``, in global order, so one user is never simulated
+by two workers at once and the outcome does not depend on scheduling or on ``K``.
 """
 
 from __future__ import annotations
