@@ -7,8 +7,14 @@ p < 0.05 (expected about 5%) and of the report's flag (Holm-adjusted over metric
 each metric's rate and the rate of "any metric flagged" should be at most about 5%), with
 95% Clopper-Pearson intervals. Also prints how long reading and sessionizing took.
 
+With ``--experiment`` the same replay runs CUPED-adjusted too (covariates from the
+experiment's pre-period, as the report does). With ``--looks L`` it replays monitoring: the
+users' sessions in the order they started, a look after every L-th of them, and counts the
+splits in which any look called session time per user significant — by the fixed-horizon
+test (peeking, inflated) and by the confidence sequence (``botify.analysis.sequential``).
+
     .venv/bin/python bench/aa.py --logs logs [--names 200] [--split 2] \\
-        [--experiment AB --treatment C]    # only users of one arm
+        [--experiment AB --treatment C] [--looks 10]   # only users of one arm
     .venv/bin/python bench/aa.py            # on a generated synthetic log
 """
 
@@ -24,8 +30,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from botify.analysis.assignment import user_treatments
+from botify.analysis.assignment import served_under, user_treatments
 from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, user_metrics
+from botify.analysis.preperiod import pre_period
+from botify.analysis.sequential import MONITOR_METRIC, confidence_sequences
 from botify.analysis.stats import compare_treatments
 from botify.logs.reader import load_events
 from botify.logs.sessions import session_table, sessionize
@@ -35,36 +43,114 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "analysis"))
 from synthetic_ab_logs import SyntheticExperiment, generate, write_logs  # noqa: E402
 
 
-def per_user_metrics(log_dir: Path, experiment: str | None, treatment: str | None) -> pd.DataFrame:
-    """Per-user metrics of the logs (optionally of one treatment's users), timing each step."""
+def per_user_metrics(
+    log_dir: Path, experiment: str | None, treatment: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """Per-user metrics (optionally of one treatment's users), their pre-period covariates
+    (None without ``experiment`` or a pre-period) and their sessions with start times."""
     started = clock.perf_counter()
     log = load_events(log_dir)
     loaded = clock.perf_counter()
     events = log.events
+    if experiment:
+        events = events[served_under(log.events, log.experiments, experiment)]
     if experiment and treatment:
         assigned = user_treatments(log.events, log.experiments, experiment).treatments
         events = events[events["user"].isin(assigned.index[assigned == treatment])]
     sessionized = sessionize(events)
-    metrics = user_metrics(sessionized, session_table(sessionized))
+    sessions = session_table(sessionized)
+    sessions["start"] = sessionized.groupby("session_id")["timestamp"].min()
+    metrics = user_metrics(sessionized, sessions)
+    pre = pre_period(log, experiment, metrics.index) if experiment else None
     done = clock.perf_counter()
     print(
         f"read {len(log.events):,} events from {log.read_stats.files} files in "
         f"{loaded - started:.1f} s; sessionized and computed metrics of {len(metrics):,} users "
         f"in {done - loaded:.1f} s"
+        + ("" if pre is None else f"; pre-period covariates for {pre.users_seen:,} of them")
     )
-    return metrics
+    return metrics, None if pre is None else pre.covariates, sessions
 
 
-def aa_flags(metrics: pd.DataFrame, names: list[str], split: int) -> pd.DataFrame:
-    """For every A/A name and metric: raw p < 0.05 and the report's significance flag."""
+def _split(users: pd.Index, name: str, split: int) -> pd.Series:
     arms = treatment_names(split)
-    users = metrics.index.to_numpy()
+    index = np.array([treatment_index(int(user), name, split) for user in users])
+    return pd.Series(np.array(arms)[index], index=users)
+
+
+def peeking_flags(
+    sessions: pd.DataFrame,
+    covariates: pd.DataFrame | None,
+    names: list[str],
+    looks: int,
+) -> pd.DataFrame:
+    """Per A/A name, method and look: fixed-horizon p < 0.05 and confidence-sequence verdict.
+
+    At look ``k`` the data are the closed sessions among the first ``k / looks`` of all
+    sessions by start time, so users join as they arrive, as in a running experiment.
+    """
+    closed = sessions[sessions["closed"]].sort_values("start", kind="stable")
+    cutoffs = [round(len(closed) * (k + 1) / looks) for k in range(looks)]
+    users = pd.Index(np.unique(closed["user"]), name="user")
+    splits = {name: _split(users, name, 2) for name in names}
+    methods = {"welch": None} | ({} if covariates is None else {"cuped": covariates})
+    rows = []
+    for look, cutoff in enumerate(cutoffs, start=1):
+        seen = closed.iloc[:cutoff]
+        time = seen.groupby("user")["time"].sum().rename(MONITOR_METRIC).to_frame()
+        for name, split in splits.items():
+            for method, covariate in methods.items():
+                table = compare_treatments(
+                    time, split, "C", ["T1"], [MONITOR_METRIC], covariates=covariate
+                )
+                verdict = confidence_sequences(table, n_star=len(users), family=1).iloc[0]
+                rows.append(
+                    {
+                        "name": name,
+                        "method": method,
+                        "look": look,
+                        "fixed": verdict["p_value"] < 0.05,
+                        "sequential": bool(verdict["decided"]),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def summarise_peeking(flags: pd.DataFrame, looks: int) -> str:
+    """False-positive rates: fixed test at the end only, fixed at every look, the sequence."""
+    lines = [
+        f"{'method':<8} {'fixed, last look':<22} {f'fixed, any of {looks}':<22} "
+        f"{f'sequence, any of {looks}':<22}"
+    ]
+    for method, group in flags.groupby("method", sort=False):
+        per_name = group.groupby("name")
+        last = group[group["look"] == looks].set_index("name")["fixed"]
+        lines.append(
+            f"{method:<8} {_rate(last):<22} {_rate(per_name['fixed'].any()):<22} "
+            f"{_rate(per_name['sequential'].any()):<22}"
+        )
+    return "\n".join(lines)
+
+
+def aa_flags(
+    metrics: pd.DataFrame,
+    names: list[str],
+    split: int,
+    covariates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """For every A/A name and metric: raw p < 0.05 and the report's significance flag
+    (CUPED-adjusted with ``covariates``)."""
+    arms = treatment_names(split)
     rows = []
     for name in names:
-        index = np.array([treatment_index(int(user), name, split) for user in users])
-        treatments = pd.Series(np.array(arms)[index], index=metrics.index)
         table = compare_treatments(
-            metrics, treatments, arms[0], arms[1:], list(METRICS), guardrails=GUARDRAIL_METRICS
+            metrics,
+            _split(metrics.index, name, split),
+            arms[0],
+            arms[1:],
+            list(METRICS),
+            guardrails=GUARDRAIL_METRICS,
+            covariates=covariates,
         )
         table["name"] = name
         rows.append(table[["name", "treatment", "metric", "p_value", "significant"]])
@@ -98,6 +184,7 @@ def main() -> int:
     parser.add_argument("--split", type=int, default=2)
     parser.add_argument("--experiment", default=None)
     parser.add_argument("--treatment", default=None)
+    parser.add_argument("--looks", type=int, default=0, help="replay monitoring: looks per run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         log_dir = args.logs
@@ -105,14 +192,28 @@ def main() -> int:
             log_dir = Path(scratch) / "logs"
             write_logs(generate(SyntheticExperiment(users=3000, seed=3)), log_dir)
             print(f"no --logs: generated a synthetic log of 3,000 users in {log_dir}")
-        metrics = per_user_metrics(log_dir, args.experiment, args.treatment)
-    started = clock.perf_counter()
-    flags = aa_flags(metrics, [f"aa-{i}" for i in range(args.names)], args.split)
-    print(
-        f"{args.names} A/A splits into {args.split} in {clock.perf_counter() - started:.1f} s; "
-        "false-positive rate (95% CI):"
-    )
-    print(summarise(flags))
+        metrics, covariates, sessions = per_user_metrics(log_dir, args.experiment, args.treatment)
+    names = [f"aa-{i}" for i in range(args.names)]
+    methods = {"unadjusted (welch)": None}
+    if covariates is not None:
+        methods["CUPED"] = covariates
+    for label, covariate in methods.items():
+        started = clock.perf_counter()
+        flags = aa_flags(metrics, names, args.split, covariate)
+        print(
+            f"\n{label}: {args.names} A/A splits into {args.split} in "
+            f"{clock.perf_counter() - started:.1f} s; false-positive rate (95% CI):"
+        )
+        print(summarise(flags))
+    if args.looks:
+        started = clock.perf_counter()
+        peeks = peeking_flags(sessions, covariates, names, args.looks)
+        print(
+            f"\nmonitoring replay, {MONITOR_METRIC} per user, two arms, a look after every "
+            f"{len(sessions) // args.looks:,} sessions ({clock.perf_counter() - started:.1f} s); "
+            "false-positive rate (95% CI):"
+        )
+        print(summarise_peeking(peeks, args.looks))
     return 0
 
 

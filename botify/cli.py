@@ -81,10 +81,29 @@ def _report(args: argparse.Namespace) -> int:
     )
 
 
+def _power(args: argparse.Namespace) -> int:
+    from botify.analysis.power import power_command
+
+    return power_command(
+        logs=args.logs,
+        experiment=args.experiment,
+        control=args.control,
+        mde=args.mde,
+        alpha=args.alpha,
+        power=args.power,
+    )
+
+
 def _experiment(args: argparse.Namespace) -> int:
     from botify.run.experiment import experiment_command
+    from botify.run.monitor import Monitoring
 
-    return experiment_command(args.spec, args.out, args.workers, args.worlds)
+    if args.look_every is not None and args.look_every < 1:
+        print("error: --look-every must be at least 1", file=sys.stderr)
+        return 2
+    watched = args.monitor or args.stop_early or args.look_every is not None
+    monitoring = Monitoring(args.look_every, args.stop_early) if watched else None
+    return experiment_command(args.spec, args.out, args.workers, args.worlds, monitoring)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=_report)
 
+    power = sub.add_parser(
+        "power", help="sessions per arm for a given effect, from observed variance (± CUPED)"
+    )
+    power.add_argument("--logs", type=Path, required=True)
+    power.add_argument("--experiment", default=None, help="default: the latest one served")
+    power.add_argument("--control", default="C")
+    power.add_argument(
+        "--mde", type=float, default=5.0, help="relative effect to detect, %% (%(default)s)"
+    )
+    power.add_argument("--power", type=float, default=0.8, help="(%(default)s)")
+    power.add_argument("--alpha", type=float, default=0.05, help="two-sided (%(default)s)")
+    power.set_defaults(func=_power)
+
     experiment = sub.add_parser("experiment", help="run an experiment spec end to end")
     experiment_sub = experiment.add_subparsers(dest="action", required=True)
     run = experiment_sub.add_parser(
@@ -166,6 +198,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None, help="service and simulator workers")
     run.add_argument(
         "--worlds", type=int, default=None, help="robustness worlds (default: the spec's)"
+    )
+    run.add_argument(
+        "--monitor",
+        action="store_true",
+        help="play the report day in chunks and show the running effects after each",
+    )
+    run.add_argument(
+        "--look-every",
+        type=int,
+        default=None,
+        metavar="SESSIONS",
+        help="sessions per chunk when monitoring (default: a tenth of the day)",
+    )
+    run.add_argument(
+        "--stop-early",
+        action="store_true",
+        help="monitor, and stop the report day once every comparison is decided",
     )
     run.set_defaults(func=_experiment)
     return parser

@@ -118,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         url=args.url,
         max_tracks=args.max_tracks,
+        first_session=args.first_session,
     )
     days = []
     day = args.first_day
@@ -173,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="number of the first day (days differ in sessions; resume a run after retraining)",
+    )
+    run.add_argument(
+        "--first-session",
+        type=int,
+        default=0,
+        help="play sessions N..N+episodes-1 of each day: a day played in parts, one after the "
+        "other, gives the same sessions as in one run",
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--max-tracks", type=int, default=MAX_SESSION_TRACKS, help="session cap")

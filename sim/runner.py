@@ -2,9 +2,11 @@
 
 Day ``d`` of a run with seed ``S`` consists of global sessions ``0..episodes-1``; session ``g``
 has key ``session_keys(S, d, g)``, which fixes its user, interest, first track and the user's
-listen decisions. Worker ``w`` of ``K`` runs the sessions whose user id is ``w`` modulo ``K``, in
-global order, so one user is never simulated by two workers at once and the outcome does not
-depend on scheduling or on ``K``.
+listen decisions. A run may play a part of a day, sessions ``first_session`` to
+``first_session + episodes - 1``: parts played one after the other give the same sessions,
+in the same order per user, as the whole day in one run. Worker ``w`` of ``K`` runs the
+sessions whose user id is ``w`` modulo ``K``, in global order, so one user is never simulated
+by two workers at once and the outcome does not depend on scheduling or on ``K``.
 """
 
 from __future__ import annotations
@@ -48,11 +50,17 @@ class RunSettings:
     workers: int = 1
     url: str = DEFAULT_URL
     max_tracks: int = MAX_SESSION_TRACKS
+    first_session: int = 0
+
+    @property
+    def sessions(self) -> np.ndarray:
+        """Global ids of the day's sessions this run plays."""
+        return np.arange(self.first_session, self.first_session + self.episodes)
 
 
 def worker_sessions(world: World, settings: RunSettings, day: int, worker: int) -> np.ndarray:
     """Global session ids of one day that worker ``worker`` runs (its users, in order)."""
-    sessions = np.arange(settings.episodes)
+    sessions = settings.sessions
     users = plan_users(world.users, session_keys(settings.seed, day, sessions))
     return sessions[users % settings.workers == worker]
 
@@ -180,7 +188,7 @@ def _run_parallel(world: World, settings: RunSettings, day: int, bar) -> pd.Data
 
 def _warm_first_track_candidates(world: World, settings: RunSettings, day: int) -> None:
     # Done once in the parent so that forked workers inherit the memoised nearest tracks.
-    keys = session_keys(settings.seed, day, np.arange(settings.episodes))
+    keys = session_keys(settings.seed, day, settings.sessions)
     plan_sessions(world, keys, plan_users(world.users, keys))
 
 

@@ -15,6 +15,7 @@ from botify.analysis.assignment import (
 from botify.analysis.checks import SampleRatioCheck, latency_guardrail, sample_ratio_mismatch
 from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
 from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, user_metrics
+from botify.analysis.preperiod import PrePeriod, pre_period
 from botify.analysis.stats import compare_treatments
 from botify.config import Config
 from botify.logs.reader import EventLogFrame
@@ -44,6 +45,13 @@ class AbAnalysis:
     diagnostics: pd.DataFrame
     served_by: pd.DataFrame
     has_artists: bool
+    pre_period: PrePeriod | None = None
+    adjusted: pd.DataFrame | None = None  # CUPED rows, when there is a pre-period
+
+    @property
+    def decisive(self) -> pd.DataFrame:
+        """The rows the report decides on: CUPED-adjusted when possible, else unadjusted."""
+        return self.comparison if self.adjusted is None else self.adjusted
 
 
 def default_experiment(log: EventLogFrame) -> str:
@@ -60,7 +68,11 @@ def analyze_experiment(
     confidence: float = 0.95,
     max_latency_increase: float = 0.2,
 ) -> AbAnalysis:
-    """Sessionize the experiment's events and compute metrics, statistics and diagnostics."""
+    """Sessionize the experiment's events and compute metrics, statistics and diagnostics.
+
+    With a pre-period (events before the experiment's first), also the CUPED-adjusted
+    comparison (``botify.analysis.preperiod``), on which the report decides.
+    """
     assignment = user_treatments(log.events, log.experiments, experiment)
     observed = sorted(assignment.treatments.unique())
     if control not in observed:
@@ -74,6 +86,16 @@ def analyze_experiment(
     sessions = session_table(sessionized)
     metrics = user_metrics(sessionized, sessions)
     treatments = assignment.treatments
+    pre = pre_period(log, experiment, metrics.index)
+    compare = {
+        "metrics": metrics,
+        "treatments": treatments,
+        "control": control,
+        "treatment_names": others,
+        "metric_names": list(METRICS),
+        "confidence": confidence,
+        "guardrails": GUARDRAIL_METRICS,
+    }
     users = treatments.value_counts().reindex(pd.Index(names, name="treatment"), fill_value=0)
     return AbAnalysis(
         experiment=experiment,
@@ -89,9 +111,7 @@ def analyze_experiment(
         open_sessions=int((~sessions["closed"]).sum()),
         metrics=metrics,
         treatments=treatments,
-        comparison=compare_treatments(
-            metrics, treatments, control, others, list(METRICS), confidence, GUARDRAIL_METRICS
-        ),
+        comparison=compare_treatments(**compare),
         sample_ratio=sample_ratio_mismatch(users),
         latency=latency_guardrail(
             sessionized, treatments, control, others, max_increase=max_latency_increase
@@ -99,4 +119,6 @@ def analyze_experiment(
         diagnostics=treatment_diagnostics(sessionized, treatments, names, track_artists, good_time),
         served_by=served_by_shares(sessionized, treatments, names),
         has_artists=track_artists is not None,
+        pre_period=pre,
+        adjusted=None if pre is None else compare_treatments(**compare, covariates=pre.covariates),
     )

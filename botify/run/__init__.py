@@ -5,5 +5,6 @@
 - ``service_process``: ``botify serve`` as a child process, for experiments, benchmarks, tests.
 - ``spec``: experiment specs (TOML): world, days with arms and retraining, report, checked.
 - ``robustness``: further worlds for a spec, and whether each effect holds on all of them.
+- ``monitor``: watching the report day while it runs: looks, the live view, stopping early.
 - ``experiment``: ``botify experiment run`` (and ``make demo``): world → service → days → report.
 """

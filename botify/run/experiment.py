@@ -8,6 +8,9 @@ Every process it starts is stopped at the end, on failure and on Ctrl-C. A spec 
 run is one line naming the key, exit 2, before anything starts. ``--worlds N`` (or
 ``[robustness] worlds``) reruns the whole experiment on N further worlds with other seeds
 and behaviour (``botify.run.robustness``) and tables whether each effect holds on all.
+``--monitor`` plays the report day in chunks with a look after each (``botify.run.monitor``);
+``--stop-early`` ends the day once every comparison is decided. Without them a day is one
+``sim run``, as always.
 
 Output under ``--out``: ``report.md`` / ``report.json`` / ``effects.png`` (the A/B),
 ``days.png`` (session time per day and arm), ``logs/``, ``day<N>-sessions.csv`` (the
@@ -33,12 +36,14 @@ from botify.analysis.days import day_markdown, day_table, save_days_plot
 from botify.analysis.diagnostics import load_track_artists
 from botify.analysis.pipeline import AbAnalysis, analyze_experiment
 from botify.analysis.report import JSON_FILE, REPORT_FILE, write_report
+from botify.analysis.sequential import MONITOR_METRIC
 from botify.config import Config
 from botify.data.catalog import TRACKS_FILE, load_catalog
 from botify.logs.reader import load_events
 from botify.recommenders.plugins import PluginError
 from botify.recommenders.registry import check_recommender_names
 from botify.rollout.deploy import activate, publish
+from botify.run.monitor import LiveView, Monitoring, Watch, look_lines
 from botify.run.redis_server import RedisServer
 from botify.run.robustness import describe, holds_table, robustness_worlds
 from botify.run.service_process import ServiceProcess
@@ -119,7 +124,12 @@ def wait_until_serving(
     agreeing = 0
     with requests.Session() as http:
         while agreeing < 20:
-            health = http.get(f"{url}/health", timeout=5).json()
+            try:
+                health = http.get(f"{url}/health", timeout=5).json()
+            except requests.RequestException:
+                # A slow answer on a busy machine is not an answer yet: ask again until the
+                # deadline (one 5 s read timeout under load once failed a whole run).
+                health = {"experiment": None, "recommendations": {}}
             served = health["recommendations"]
             switched = health["experiment"] == experiment and all(
                 served.get(kind) == version for kind, version in versions.items()
@@ -138,14 +148,85 @@ class WorldRun:
     world: Path
     analysis: AbAnalysis
     days: pd.DataFrame
+    watch: Watch | None = None
+
+
+def _sim_run(
+    spec: ExperimentSpec, day: int, world: Path, url: str, workers: int, episodes: int, out: Path
+) -> list[str]:
+    """``sim run`` of ``episodes`` sessions of ``day`` against the service, stats to ``out``."""
+    return ["sim", "run", "--world", str(world), "--agent", "remote", "--url", url,
+            "--episodes", str(episodes), "--workers", str(workers), "--days", "1",
+            "--first-day", str(day), "--seed", str(spec.seed), "--out", str(out)]  # fmt: skip
 
 
 def _simulate_day(spec: ExperimentSpec, day: int, world: Path, url: str, out: Path, workers: int):
     sessions = spec.days[day - 1].sessions
-    run_module("sim", "run", "--world", str(world), "--agent", "remote", "--url", url,
-               "--episodes", str(sessions), "--workers", str(workers), "--days", "1",
-               "--first-day", str(day), "--seed", str(spec.seed),
-               "--out", str(out / f"day{day}-sessions.csv"))  # fmt: skip
+    run_module(*_sim_run(spec, day, world, url, workers, sessions, out / f"day{day}-sessions.csv"))
+
+
+def _simulate_watched(
+    spec: ExperimentSpec,
+    world: Path,
+    url: str,
+    out: Path,
+    workers: int,
+    watch: Watch,
+) -> None:
+    """The report day in chunks (``sim run --first-session``), a look after each chunk."""
+    day = spec.report_day
+    total = spec.days[day - 1].sessions
+    chunk = watch.monitoring.chunk(total)
+    view = LiveView()
+    parts = []
+    for first in range(0, total, chunk):
+        part = out / f"day{day}-sessions-from-{first}.csv"
+        episodes = min(chunk, total - first)
+        played = subprocess.run(
+            [sys.executable, "-m", *_sim_run(spec, day, world, url, workers, episodes, part)]
+            + ["--first-session", str(first), "--quiet"],
+            capture_output=True,
+            text=True,
+        )
+        if played.returncode != 0:
+            print(played.stdout + played.stderr, file=sys.stderr)
+            raise StageError(f"`sim run` (sessions from {first}) exited with {played.returncode}")
+        parts.append(part)
+        look = watch.look(out / "logs", first + episodes)
+        view.show(look_lines(look, watch))
+        if watch.monitoring.stop_early and look.all_decided:
+            print(f"    every comparison decided: stopped after {look.sessions:,} sessions")
+            break
+    pd.concat([pd.read_csv(part) for part in parts], ignore_index=True).to_csv(
+        out / f"day{day}-sessions.csv", index=False
+    )
+    for part in parts:
+        part.unlink()
+
+
+def monitoring_markdown(watch: Watch) -> str:
+    """The report's section on the looks taken while the report day ran."""
+    last = watch.looks[-1]
+    stopped = watch.monitoring.stop_early and last.all_decided
+    outcome = (
+        f"stopped early at look {last.number}: every comparison decided after "
+        f"{last.sessions:,} of {watch.total_sessions:,} sessions ({last.seconds:.0f} s)"
+        if stopped
+        else f"ran all {watch.total_sessions:,} sessions ({last.seconds:.0f} s)"
+    )
+    lines = [
+        f"Looks after every chunk of sessions; running effect of every treatment on "
+        f"{watch.looks[0].effects['method'].iloc[0]} {MONITOR_METRIC} per user with always-valid "
+        f"{1 - watch.monitoring.alpha:.0%} confidence sequences (Waudby-Smith et al., "
+        f"Bonferroni over the treatments, tuned for {watch.n_star:,.0f} users); "
+        f"{outcome}. The fixed-horizon p-values above assume the day's size was fixed in "
+        "advance; after an early stop, trust these intervals.",
+        "",
+        "```",
+    ]
+    for look in watch.looks:
+        lines += look_lines(look, watch)
+    return "\n".join([*lines, "```"])
 
 
 def _train_and_deploy(
@@ -168,8 +249,15 @@ def _train_and_deploy(
     return versions
 
 
-def run_world(spec: ExperimentSpec, world_params: dict | None, out: Path, workers: int) -> WorldRun:
-    """The whole spec on one world (generated from ``world_params``, else ``spec.world_path``)."""
+def run_world(
+    spec: ExperimentSpec,
+    world_params: dict | None,
+    out: Path,
+    workers: int,
+    monitoring: Monitoring | None = None,
+) -> WorldRun:
+    """The whole spec on one world (generated from ``world_params``, else ``spec.world_path``);
+    with ``monitoring``, the report day is watched (``_simulate_watched``)."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -185,7 +273,7 @@ def run_world(spec: ExperimentSpec, world_params: dict | None, out: Path, worker
 
     logs = out / "logs"
     redis_url = os.environ.get("BOTIFY_REDIS_URL")
-    embedded = service = None
+    embedded = service = watch = None
     try:
         started = stage("Redis and the service (gunicorn; embedded Redis unless set)")
         if redis_url:
@@ -224,7 +312,19 @@ def run_world(spec: ExperimentSpec, world_params: dict | None, out: Path, worker
             if day > 1:
                 activate(client, config, day_spec.name)
             wait_until_serving(service.url, day_spec.name, versions)
-            _simulate_day(spec, day, world, service.url, out, workers)
+            if monitoring is not None and day == spec.report_day:
+                watch = Watch(
+                    experiment=day_spec.name,
+                    control=spec.control,
+                    total_sessions=day_spec.sessions,
+                    # Users of a comparison at the planned end: about its two arms' sessions.
+                    n_star=2 * day_spec.sessions / len(day_spec.arms),
+                    monitoring=monitoring,
+                    labels={t: f"{t} {name}" for t, name in day_spec.arms.items()},
+                )
+                _simulate_watched(spec, world, service.url, out, workers, watch)
+            else:
+                _simulate_day(spec, day, world, service.url, out, workers)
             done(started)
     finally:
         if service is not None:
@@ -246,9 +346,14 @@ def run_world(spec: ExperimentSpec, world_params: dict | None, out: Path, worker
     save_days_plot(days, f"{spec.name}: session time per day", out / DAYS_PLOT)
     text += f"\n## Days\n\nSession time per session, mean ± 95% CI.\n\n{day_markdown(days)}\n"
     text += f"\n![session time per day]({DAYS_PLOT})\n"
+    if watch is not None:
+        text += f"\n## Monitoring\n\n{monitoring_markdown(watch)}\n"
+        report = json.loads((out / JSON_FILE).read_text())
+        report["monitoring"] = watch.to_json()
+        (out / JSON_FILE).write_text(json.dumps(report, indent=2) + "\n")
     (out / REPORT_FILE).write_text(text, encoding="utf-8")
     done(started)
-    return WorldRun(out, world, analysis, days)
+    return WorldRun(out, world, analysis, days, watch)
 
 
 def _config(world: Path, redis_url: str, spec: ExperimentSpec) -> Config:
@@ -263,10 +368,19 @@ def _config(world: Path, redis_url: str, spec: ExperimentSpec) -> Config:
     )
 
 
-def run_experiment(spec: ExperimentSpec, out: Path, workers: int, worlds: int) -> int:
-    """Run ``spec`` on its world and ``worlds`` robustness worlds; returns the exit code."""
+def run_experiment(
+    spec: ExperimentSpec,
+    out: Path,
+    workers: int,
+    worlds: int,
+    monitoring: Monitoring | None = None,
+) -> int:
+    """Run ``spec`` on its world and ``worlds`` robustness worlds; returns the exit code.
+
+    ``monitoring`` watches the report day on the spec's own world only."""
     total = time.perf_counter()
-    main = run_world(spec, None if spec.world_path else spec.world_params, out, workers)
+    params = None if spec.world_path else spec.world_params
+    main = run_world(spec, params, out, workers, monitoring)
     others = []
     base = dict(spec.world_params) if spec.world_path is None else {"seed": spec.seed}
     for number, params in enumerate(robustness_worlds(base, worlds), start=1):
@@ -290,7 +404,13 @@ def run_experiment(spec: ExperimentSpec, out: Path, workers: int, worlds: int) -
     return 0
 
 
-def experiment_command(spec_path: Path, out: Path | None, workers: int | None, worlds: int | None):
+def experiment_command(
+    spec_path: Path,
+    out: Path | None,
+    workers: int | None,
+    worlds: int | None,
+    monitoring: Monitoring | None = None,
+):
     """``botify experiment run``: check the spec, run it, stop everything on any exit."""
     try:
         spec = load_spec(spec_path)
@@ -309,6 +429,7 @@ def experiment_command(spec_path: Path, out: Path | None, workers: int | None, w
             out,
             workers or spec.workers,
             spec.robustness_worlds if worlds is None else worlds,
+            monitoring,
         )
     except KeyboardInterrupt:
         print("\ninterrupted; every process the run started has been stopped", file=sys.stderr)

@@ -40,8 +40,8 @@ def describe(params: dict, base: dict) -> str:
 
 
 def effect_rows(analysis: AbAnalysis, metric: str = METRIC) -> pd.DataFrame:
-    """The comparison rows of ``metric``, indexed by treatment."""
-    rows = analysis.comparison[analysis.comparison["metric"] == metric]
+    """The decisive comparison rows of ``metric`` (CUPED when possible), indexed by treatment."""
+    rows = analysis.decisive[analysis.decisive["metric"] == metric]
     return rows.set_index("treatment")
 
 

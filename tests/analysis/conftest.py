@@ -43,3 +43,31 @@ def effect_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, S
 def aa_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, SyntheticLog]:
     """Logs where both treatments get the same recommender: no effect to find."""
     return _write(tmp_path_factory.mktemp("aa"), AA_CONFIG)
+
+
+def write_two_days(root: Path, lift: float) -> Path:
+    """A pre-period experiment PRE, then EXP (T1 lifts listen time by ``lift``); users'
+    activity persists across the two, so the pre-period predicts the experiment."""
+    pre = generate(
+        SyntheticExperiment(experiment="PRE", user_activity_seed=9, seed=4, open_sessions=0)
+    )
+    end = max(event["timestamp"] for event in pre.events) + 1
+    main = generate(
+        SyntheticExperiment(
+            experiment="EXP",
+            user_activity_seed=9,
+            seed=5,
+            start=end,
+            time_lift={"T1": lift},
+            open_sessions=0,
+        )
+    )
+    both = SyntheticLog(pre.events + main.events, pre.sessions + main.sessions, main.treatments)
+    write_logs(both, root / "logs")
+    return root / "logs"
+
+
+@pytest.fixture(scope="session")
+def pre_period_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Logs of an experiment whose users were seen before it started (T1: +10% listen time)."""
+    return write_two_days(tmp_path_factory.mktemp("two-days"), 0.1)

@@ -39,6 +39,11 @@ class SyntheticExperiment:
     open_sessions: int = 10
     fallback_prob: float = 0.1
     seed: int = 0
+    # Milliseconds added to every timestamp: a later experiment's logs start after an earlier's.
+    start: int = 0
+    # With a seed, each user's session rate is scaled by a factor drawn from it (the same in
+    # every experiment generated with that seed): a persistent trait a pre-period can see.
+    user_activity_seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,12 +79,15 @@ def generate(config: SyntheticExperiment) -> SyntheticLog:
     sessions: list[SyntheticSession] = []
     treatments: dict[int, str] = {}
     open_users = set(rng.choice(config.users, size=config.open_sessions, replace=False).tolist())
+    activity = np.ones(config.users)
+    if config.user_activity_seed is not None:
+        activity = np.random.default_rng(config.user_activity_seed).gamma(2.0, 0.5, config.users)
     for user in range(config.users):
         treatment = arms[treatment_index(user, config.experiment, len(arms))]
         treatments[user] = treatment
-        clock = int(rng.integers(0, 3_600_000))
+        clock = config.start + int(rng.integers(0, 3_600_000))
         request = 0
-        n_sessions = 1 + int(rng.poisson(config.mean_sessions_per_user - 1))
+        n_sessions = 1 + int(rng.poisson((config.mean_sessions_per_user - 1) * activity[user]))
         for session in range(n_sessions):
             is_open = user in open_users and session == n_sessions - 1
             session_events = _session_events(rng, config, treatment, is_open)

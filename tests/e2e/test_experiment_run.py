@@ -130,16 +130,43 @@ def test_the_report_names_every_arm_with_finite_effects_and_a_json_twin(run):
     }
     keys = {"treatment", "recommender", "metric", "effect", "lower", "upper", "p_value"}
     keys |= {"p_holm", "significant", "control_mean", "treatment_mean", "n_control"}
-    keys |= {"n_treatment", "method"}
+    keys |= {"n_treatment", "method", "variance_reduction"}
     for row in rows:
-        assert keys <= set(row) and row["method"] == "welch"
+        assert keys <= set(row) and row["method"] in {"welch", "cuped"}
         assert all(math.isfinite(row[k]) for k in ("effect", "lower", "upper", "control_mean"))
+    # Day 1 is day 2's pre-period: every comparison also has its CUPED row, which decides.
+    assert [r["method"] for r in rows].count("cuped") == [r["method"] for r in rows].count("welch")
+    assert report["decided_on"] == "cuped" and report["pre_period"]["users_seen"] > 0
+    assert "monitoring" not in report
     text = (run / "report.md").read_text()
     assert "## Days" in text and "| 2 | DAY2 | T2 | anchor_fresh |" in text
     assert "## Does the effect hold on every world?" in text
     assert report["robustness"]["worlds"][1]["world"].startswith("world 1: seed")
     for image in ("effects.png", "days.png", "worlds/1/effects.png"):
         assert (run / image).stat().st_size > 10_000
+
+
+def test_a_watched_day_is_the_same_day_and_stops_once_decided(run, tmp_path, capsys):
+    spec = write_spec(tmp_path / "spec")
+    out = tmp_path / "watched"
+    args = ["experiment", "run", str(spec), "--out", str(out), "--stop-early"]
+    assert main([*args, "--look-every", "150"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    looks = report["monitoring"]["looks"]
+    assert [look["sessions"] for look in looks] == [150 * (i + 1) for i in range(len(looks))]
+    assert all(len(look["effects"]) == 3 for look in looks)
+    assert all(look["effects"][0]["method"] == "cuped" for look in looks)
+    assert "look 1: 150/600 sessions (25%)" in printed  # plain blocks: the output is not a tty
+    assert "## Monitoring" in (out / "report.md").read_text()
+    stopped = looks[-1]["all_decided"]
+    assert stopped == (looks[-1]["sessions"] < 600) or looks[-1]["sessions"] == 600
+    assert not any(look["all_decided"] for look in looks[:-1])
+    # The chunks played exactly the sessions the unwatched run played first.
+    watched = pd.read_csv(out / "day2-sessions.csv")
+    whole = pd.read_csv(run / "day2-sessions.csv")
+    pd.testing.assert_frame_equal(watched, whole.iloc[: len(watched)])
+    assert not list(out.glob("day2-sessions-from-*.csv"))
 
 
 def test_a_bad_spec_is_one_line_naming_the_key_before_anything_starts(tmp_path, capsys):

@@ -63,3 +63,12 @@ def test_progress_in_a_log_file_is_a_few_plain_lines(tmp_path):
     lines = (tmp_path / "log.txt").read_text().splitlines()
     assert len(lines) == 10 and "\r" not in "".join(lines)
     assert lines[-1].startswith("day 3: 1,000/1,000 sessions (100%)")
+
+
+def test_a_day_played_in_parts_is_the_day_played_at_once(world):
+    whole = run_day(world, RunSettings("sticky_artist", 300, seed=4, workers=2), 1, False)
+    parts = [
+        run_day(world, RunSettings("sticky_artist", n, seed=4, first_session=s), 1, False)
+        for s, n in ((0, 120), (120, 100), (220, 80))
+    ]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)

@@ -1,0 +1,70 @@
+"""The pre-period of an experiment and each user's CUPED covariates from it.
+
+The pre-period is everything logged before the experiment started: the events whose
+timestamp is earlier than the first event served under the experiment, whatever they were
+served under (earlier days' experiments, no experiment). In an experiment run, the days
+before the report day; in the demo, day 1 (``DAY1``) for the A/B of day 2 (``AB``).
+
+A user's covariate for a metric is the same metric (``botify.analysis.metrics``) over the
+user's pre-period events, sessionized the same way. A user the pre-period never saw gets
+what ``user_metrics`` gives a user without closed sessions: ``time`` 0 and ``sessions`` 0
+(true values, not guesses); a metric that stays undefined (a per-session mean, the request
+latency) is filled with the mean of the experiment's users who have it. Any value fixed
+before the treatment keeps CUPED unbiased; the fill only decides how much variance those
+users' covariate removes. tea-tasting expects a complete covariate column and leaves the
+filling to its user, so the same filled column goes into both (the test compares them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from botify.analysis.assignment import served_under
+from botify.analysis.metrics import METRICS, user_metrics
+from botify.analysis.stats import COVARIATE_PREFIX
+from botify.logs.reader import EventLogFrame
+from botify.logs.sessions import session_table, sessionize
+
+
+@dataclass(frozen=True)
+class PrePeriod:
+    """The pre-period's extent and the covariates of the experiment's users."""
+
+    start: int  # timestamp (ms) of the experiment's first event; the pre-period ends there
+    events: int
+    users_seen: int  # experiment users with at least one pre-period event
+    users: int
+    covariates: pd.DataFrame  # index: user; columns: pre_<metric> for every metric
+
+
+def experiment_start(log: EventLogFrame, experiment: str) -> int:
+    """Timestamp (ms) of the first event served under ``experiment``."""
+    mask = served_under(log.events, log.experiments, experiment)
+    return int(log.events.loc[mask, "timestamp"].min())
+
+
+def fill_covariates(pre_metrics: pd.DataFrame, users: pd.Index) -> pd.DataFrame:
+    """The covariate columns for ``users`` from their pre-period metrics (see module doc)."""
+    present = pre_metrics.reindex(users)
+    filled = present.fillna({"time": 0.0, "sessions": 0})
+    filled = filled.fillna(filled.mean()).fillna(0.0)
+    return filled[list(METRICS)].add_prefix(COVARIATE_PREFIX).astype("float64")
+
+
+def pre_period(log: EventLogFrame, experiment: str, users: pd.Index) -> PrePeriod | None:
+    """The pre-period of ``experiment`` and covariates of ``users``; None without one."""
+    start = experiment_start(log, experiment)
+    earlier = log.events[log.events["timestamp"] < start]
+    if earlier.empty:
+        return None
+    sessionized = sessionize(earlier)
+    pre_metrics = user_metrics(sessionized, session_table(sessionized))
+    return PrePeriod(
+        start=start,
+        events=len(earlier),
+        users_seen=int(users.isin(pre_metrics.index).sum()),
+        users=len(users),
+        covariates=fill_covariates(pre_metrics, users),
+    )
