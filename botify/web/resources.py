@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, request
 from flask_restful import Api, Resource
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from botify.logs.writer import LogUnavailable
 from botify.web.openapi import openapi_document
 from botify.web.service import Service
 from botify.web.validation import InvalidRequest, parse_listen, validate_user
@@ -64,7 +65,11 @@ class Listen(Resource):
             track, listened = parse_listen(request_body(), request.content_type, svc.catalog)
         except InvalidRequest as e:
             return {"message": str(e)}, 400
-        return self.answer(svc, user, track, listened, started)
+        try:
+            return self.answer(svc, user, track, listened, started)
+        except LogUnavailable as e:
+            # Never answered without its line (SPEC §6): refused, the client may retry.
+            return {"message": f"{e}; the request was not served"}, 503
 
     def answer(self, svc: Service, user: int, track: int, listened: float, started: float):
         """The body of a valid request's answer."""

@@ -17,7 +17,7 @@ import redis
 from botify.config import Config
 from botify.data.catalog import Catalog
 from botify.logs.schema import Event
-from botify.logs.writer import EventLog
+from botify.logs.writer import EventLog, LogUnavailable
 from botify.recommenders.base import Recommendation, Recommender, Request
 from botify.recommenders.baselines import RandomRecommender
 from botify.recommenders.registry import build_recommenders
@@ -69,6 +69,7 @@ class Service:
         When Redis is unreachable the answer degrades to a random track and the event
         says so, instead of failing the request.
         """
+        self._log_ready()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
@@ -89,12 +90,21 @@ class Service:
 
     def last(self, user: int, track: int, listened: float, started: float) -> dict:
         """``/last``: apply the session's final listen (ending the session) and log it."""
+        self._log_ready()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
         state = self._update(user, lambda: self.store.on_last(user, track, listened, artist))
         self._log("last", user, track, listened, started, experiment, recommender, state, None)
         return {"user": user}
+
+    def _log_ready(self) -> None:
+        """Raise ``LogUnavailable`` while the event log is failing, before the request
+        changes any state: a request that cannot be logged is refused, not answered."""
+        if self.event_log.error is not None:
+            error = self.event_log.check()
+            if error is not None:
+                raise LogUnavailable(error)
 
     def _update(self, user: int, update: Callable[[], UserState]) -> UserState | None:
         """The user's state after ``update`` (a store call); None when Redis is unreachable."""
@@ -147,15 +157,19 @@ class Service:
         )
 
     def health(self) -> tuple[bool, dict]:
-        """Whether Redis answers, and the body of ``/health``."""
+        """Whether Redis answers and the event log can be written, and the body of
+        ``/health``."""
         try:
             self.client.ping()
-            redis_status, ok = "ok", True
+            redis_status = "ok"
         except redis.RedisError as e:
-            redis_status, ok = f"unavailable: {e}", False
+            redis_status = f"unavailable: {e}"
+        log_status = self.event_log.check() or "ok"
+        ok = redis_status == "ok" and log_status == "ok"
         return ok, {
             "status": "ok" if ok else "degraded",
             "redis": redis_status,
+            "log": log_status,
             "tracks": self.catalog.size,
             "experiment": self.active.name,
             "recommendations": {kind: lists.version for kind, lists in self.lists.items()},
