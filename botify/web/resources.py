@@ -18,13 +18,18 @@ api = Api(blueprint)
 
 
 def request_body() -> bytes:
-    """The raw request body; one over ``MAX_CONTENT_LENGTH`` is refused with 413.
+    """The raw request body; one over ``MAX_CONTENT_LENGTH`` is refused with 413, one that
+    cannot be read (a malformed chunked encoding) with 400 (``InvalidRequest``).
 
     werkzeug refuses a declared Content-Length over the limit, but cuts a chunked body at
     the limit without saying so, and the answer would then be about a truncated body. A
     chunked body that reaches the limit is refused, since whether more followed is unknown.
     """
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+    except OSError as e:
+        # The server's body reader: a bad chunk size or terminator, or the client left.
+        raise InvalidRequest(f"the body could not be read: {e}") from None
     if request.content_length is None and len(raw) >= current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge()
     return raw

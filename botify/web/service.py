@@ -58,6 +58,17 @@ class Service:
             name: Experiment(name, arms) for name, arms in self.config.experiments.items()
         }
 
+    def get_ready(self) -> None:
+        """Load what is deployed now (lists, active experiment) and follow it from here on:
+        a forked worker calls this before it takes connections (``botify.run.worker``).
+
+        Every worker follows deployments from its start, not from its first request: a
+        worker that kept-alive clients never reach must still answer ``/health`` truly.
+        """
+        for setting in self.poller.watched:
+            setting.refresh()
+        self.poller.ensure_running()
+
     @property
     def active(self) -> Experiment:
         """The experiment being served now (``botify activate`` switches it)."""
