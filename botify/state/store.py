@@ -19,9 +19,11 @@ from botify.config import Config
 from botify.state.script import ThreadLocalScript
 
 LISTEN_LUA = (Path(__file__).parent / "listen.lua").read_text()
+# The key tag of /health's probe of the script: not an integer, so never a user's.
+PROBE_USER = "health"
 
 
-def state_keys(user: int) -> list[str]:
+def state_keys(user: int | str) -> list[str]:
     """The Redis keys holding ``user``'s state: session/anchor hash, artist ratings, and the
     session's listens."""
     return [f"user:{{{user}}}:state", f"user:{{{user}}}:artists", f"user:{{{user}}}:listens"]
@@ -112,7 +114,13 @@ class UserStateStore:
             self._script = ThreadLocalScript(client, LISTEN_LUA)
 
     def _listen(
-        self, user: int, track: int, time: float, artist: str, last: bool, needs: frozenset[str]
+        self,
+        user: int | str,
+        track: int,
+        time: float,
+        artist: str,
+        last: bool,
+        needs: frozenset[str],
     ) -> UserState:
         c = self.config
         reply = self._script(
@@ -150,6 +158,12 @@ class UserStateStore:
         """Record that ``user`` listened to ``time`` of ``track`` and continues the session;
         the state comes with the views of ``STATE_VIEWS`` named in ``needs``."""
         return self._listen(user, track, time, artist, last=False, needs=needs)
+
+    def probe(self) -> None:
+        """Run the state script on keys of no user (``user:{health}:*``): raises what a
+        request's update would, e.g. a Redis that refuses writes (maxmemory, a replica)
+        while it still answers PING."""
+        self._listen(PROBE_USER, 0, 1.0, PROBE_USER, last=True, needs=frozenset())
 
     def on_last(self, user: int, track: int, time: float, artist: str) -> UserState:
         """Record the session's final listen and clear the session-scoped fields."""

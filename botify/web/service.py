@@ -168,13 +168,18 @@ class Service:
         )
 
     def health(self) -> tuple[bool, dict]:
-        """Whether Redis answers and the event log can be written, and the body of
-        ``/health``."""
+        """Whether Redis answers and runs the state script (a Redis refusing writes answers
+        PING), and the event log can be written; and the body of ``/health``."""
         try:
             self.client.ping()
-            redis_status = "ok"
         except redis.RedisError as e:
             redis_status = f"unavailable: {e}"
+        else:
+            try:
+                self.store.probe()
+                redis_status = "ok"
+            except redis.RedisError as e:
+                redis_status = f"the state script fails: {e}"
         log_status = self.event_log.check() or "ok"
         ok = redis_status == "ok" and log_status == "ok"
         return ok, {
