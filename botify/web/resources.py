@@ -100,7 +100,7 @@ class OpenAPI(Resource):
 
 api.add_resource(Root, "/")
 api.add_resource(Health, "/health")
-api.add_resource(Track, "/track/<int:track>")
-api.add_resource(Next, "/next/<int:user>")
-api.add_resource(Last, "/last/<int:user>")
+api.add_resource(Track, "/track/<id:track>")
+api.add_resource(Next, "/next/<id:user>")
+api.add_resource(Last, "/last/<id:user>")
 api.add_resource(OpenAPI, "/openapi.json")

@@ -88,6 +88,13 @@ def test_bad_body_is_400_naming_the_problem_and_changes_nothing(
         ("/next/1.5", 404),
         ("/next/9223372036854775808", 400),
         ("/nowhere", 404),
+        # One user, one URL: leading zeros, non-ASCII digits and signs match no route.
+        ("/next/000516", 404),
+        ("/next/00", 404),
+        ("/next/%D9%A5%D9%A1%D9%A7", 404),
+        ("/next/%EF%BC%95", 404),
+        ("/next/+5", 404),
+        ("/last/0516", 404),
     ],
 )
 def test_bad_user_or_route_is_a_json_error(app, fake_redis, path, status):
@@ -157,6 +164,7 @@ def test_track_endpoint(app):
         "popularity": 12,
     }
     assert client.get("/track/200").status_code == 404
+    assert client.get("/track/007").status_code == 404
     assert "message" in client.get("/track/200").json
 
 
