@@ -49,7 +49,7 @@ def _train(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     from botify.rollout.commands import deploy_command
 
-    return deploy_command(kind=args.kind, file=args.file, rollback=args.rollback)
+    return deploy_command(kind=args.kind, file=args.file, rollback=args.rollback, force=args.force)
 
 
 def _activate(args: argparse.Namespace) -> int:
@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("file", type=Path, nargs="?", help="JSONL lists to deploy")
     deploy.add_argument(
         "--rollback", action="store_true", help="restore the previously deployed version"
+    )
+    deploy.add_argument(
+        "--force", action="store_true", help="deploy even a file without any recommendation"
     )
     deploy.set_defaults(func=_deploy)
 

@@ -70,10 +70,14 @@ class RedisServer:
                 "127.0.0.1",
                 "--dir",
                 str(self.directory.resolve()),
+                # Persisted: a restarted embedded Redis keeps users' state and request
+                # counters (an fsync a second; a crash loses at most that second).
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes",
+                "--appendfsync",
+                "everysec",
                 "--protected-mode",
                 "yes",
                 *(("--requirepass", self.password) if self.password else ()),

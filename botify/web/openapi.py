@@ -52,6 +52,7 @@ def openapi_document(tracks: int) -> dict:
             "log": {"type": "string"},
             "tracks": {"type": "integer"},
             "experiment": {"type": "string"},
+            "control": {"type": "string"},
             "recommendations": {
                 "type": "object",
                 "additionalProperties": {"type": "string", "nullable": True},

@@ -23,7 +23,7 @@ from botify.recommenders.baselines import RandomRecommender
 from botify.recommenders.registry import build_recommenders
 from botify.recommenders.rng import request_rng
 from botify.rollout.experiments import Experiment, assignments
-from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller
+from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller, ServedExperiments
 from botify.state.store import UserState, UserStateStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ class Service:
 
     def __post_init__(self) -> None:
         self.active_experiment = ActiveExperiment(self.client, self.config)
-        watched = [*self.lists.values(), self.active_experiment]
+        served = ServedExperiments(self.client, self.config)
+        watched = [*self.lists.values(), self.active_experiment, served]
         for setting in watched:
             setting.refresh()
         self.poller = Poller(self.config.deploy_check_s, watched)
@@ -181,6 +182,11 @@ class Service:
             except redis.RedisError as e:
                 redis_status = f"the state script fails: {e}"
         log_status = self.event_log.check() or "ok"
+        disagreements = [
+            setting.disagreement
+            for setting in [*self.lists.values(), self.active_experiment]
+            if setting.disagreement
+        ]
         ok = redis_status == "ok" and log_status == "ok"
         return ok, {
             "status": "ok" if ok else "degraded",
@@ -188,5 +194,7 @@ class Service:
             "log": log_status,
             "tracks": self.catalog.size,
             "experiment": self.active.name,
+            # Redis and the durable record disagree: served from the record, said here.
+            "control": "; ".join(disagreements) or "ok",
             "recommendations": {kind: lists.version for kind, lists in self.lists.items()},
         }

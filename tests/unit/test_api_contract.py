@@ -76,7 +76,7 @@ def test_bad_body_is_400_naming_the_problem_and_changes_nothing(
     assert response.status_code == 400
     assert set(response.json) == {"message"}
     assert words in response.json["message"]
-    assert fake_redis.keys("*") == []
+    assert fake_redis.keys("user:*") == []
     assert list(read_events(config.log_dir)) == []
 
 
@@ -102,7 +102,7 @@ def test_bad_user_or_route_is_a_json_error(app, fake_redis, path, status):
 
     assert response.status_code == status
     assert "message" in response.json
-    assert fake_redis.keys("*") == []
+    assert fake_redis.keys("user:*") == []
 
 
 def test_body_over_64_kib_is_413(app, fake_redis):
@@ -113,7 +113,7 @@ def test_body_over_64_kib_is_413(app, fake_redis):
 
     assert response.status_code == 413
     assert "message" in response.json
-    assert fake_redis.keys("*") == []
+    assert fake_redis.keys("user:*") == []
 
 
 @pytest.mark.parametrize("user", [0, 2**63 - 1])
