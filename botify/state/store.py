@@ -34,13 +34,16 @@ class UserState:
     """What one request learned about its user, after the state update.
 
     ``request`` counts the user's requests (1 for the first ever), ``session`` counts the
-    sessions the user has ended before this one. ``anchor`` is the anchor track chosen by
-    SPEC §4.7 steps 2–3 (None for ``/last``). The views of ``STATE_VIEWS`` (``played``,
-    ``listens``) are filled only for a recommender that ``needs`` them.
+    sessions the user has ended before this one, ``since`` when these counters started (ms):
+    a Redis that lost its data restarts them, with a later ``since``. ``anchor`` is the
+    anchor track chosen by SPEC §4.7 steps 2–3 (None for ``/last``). The views of
+    ``STATE_VIEWS`` (``played``, ``listens``) are filled only for a recommender that
+    ``needs`` them.
     """
 
     request: int
     session: int
+    since: int
     anchor: int | None
     fav_artist: str | None
     fav_artist_last: int | None
@@ -136,11 +139,12 @@ class UserStateStore:
                 "1" if needs else "0",
             ],
         )
-        request, session, anchor, fav, fav_last, *items = reply
+        request, session, anchor, fav, fav_last, since, *items = reply
         listens = _parse_listens(items)
         return UserState(
             request=int(request),
             session=int(session),
+            since=int(since),
             anchor=_to_int(anchor) if anchor else None,
             fav_artist=_to_str(fav),
             fav_artist_last=_to_int(fav_last),

@@ -142,7 +142,9 @@ class Service:
 
         ``state`` is None when Redis was unreachable, ``recommendation`` None for ``/last``.
         """
-        request_count, session = (state.request, state.session) if state else (None, None)
+        request_count, session, epoch = (
+            (state.request, state.session, state.since) if state else (None, None, None)
+        )
         r = recommendation
         recommended, served_by, version, candidates = (
             (r.track, r.served_by, r.model_version, r.candidates) if r else (None,) * 4
@@ -165,6 +167,7 @@ class Service:
                 session=session,
                 candidates=candidates,
                 degraded=state is None,
+                epoch=epoch,
             )
         )
 

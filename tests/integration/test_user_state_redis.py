@@ -4,6 +4,7 @@ script reloading, expiry, deployment keys."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -163,3 +164,17 @@ def test_the_embedded_redis_keeps_its_data_across_a_restart(tmp_path):
         assert redis.Redis.from_url(server.url).hget("user:{5}:state", "requests") == b"41"
     finally:
         server.stop()
+
+
+def test_counters_restarted_by_lost_data_start_a_later_epoch(redis_server, config):
+    client = redis.Redis.from_url(redis_server.url)
+    client.delete(*state_keys(77))
+    store = UserStateStore(client, config)
+    first = [store.on_next(77, 3, 1.0, "Artist 0") for _ in range(3)]
+    time.sleep(0.002)
+    client.delete(*state_keys(77))  # what FLUSHALL or an empty restarted Redis does
+
+    restarted = store.on_next(77, 3, 1.0, "Artist 0")
+
+    assert [s.request for s in first] == [1, 2, 3] and {s.since for s in first} == {first[0].since}
+    assert restarted.request == 1 and restarted.since > first[0].since
