@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -115,11 +116,14 @@ class EventLog:
             self.error = None
 
     def check(self) -> str | None:
-        """Why the log cannot take lines now (None when it can): opens or replaces the
-        segment as a write would, and needs ``MIN_FREE_BYTES`` free on its file system."""
+        """Why the log cannot take lines now (None when it can): its directory exists (it
+        is re-created if it was deleted), a file can be created in it (an unnamed one, so no
+        empty segment is left behind) and ``MIN_FREE_BYTES`` are free on its file system."""
         with self._lock:
             try:
-                self._ensure_open()
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=self.log_dir):
+                    pass
                 disk = os.statvfs(self.log_dir)
             except OSError as e:
                 return str(self._failed(e))
