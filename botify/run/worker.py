@@ -23,6 +23,7 @@ chunk size) are sent as the API's ``{"message": ...}`` JSON instead of an HTML p
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import html
 import json
@@ -67,11 +68,31 @@ def _chunked_body_complete(buffer: bytes, start: int) -> bool:
             raise MalformedRequest("a chunk is longer than its size says")
 
 
+def take_expectation(buffer: bytes) -> bytes | None:
+    """If the buffered head of an HTTP/1.1 request expects ``100-continue``, the buffer
+    without that header line: the worker answers the expectation itself (the client sends
+    its body only then) and the request goes on as one without it. None otherwise."""
+    head_end = buffer.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    request_line, *fields = buffer[:head_end].split(b"\r\n")
+    kept = [
+        line
+        for line in fields
+        if [part.strip().lower() for part in line.partition(b":")[::2]]
+        != [b"expect", b"100-continue"]
+    ]
+    if len(kept) == len(fields) or not request_line.endswith(b"HTTP/1.1"):
+        return None
+    return b"\r\n".join([request_line, *kept]) + buffer[head_end:]
+
+
 def request_complete(buffer: bytes) -> bool:
     """Whether ``buffer`` starts with a whole HTTP/1 request a thread can handle without
     waiting for the client: its head and, by ``Content-Length`` or chunked encoding, its
-    body. A request that waits for ``100 Continue`` is complete once its head is; one whose
-    head or body is too large to buffer too, and the parser or the app refuses it.
+    body. A request with an expectation left (``take_expectation`` answers 100-continue) is
+    complete once its head is, and gunicorn refuses it (417); one whose head or body is too
+    large to buffer too, and the parser or the app refuses it.
     ``MalformedRequest`` when its chunked body is malformed."""
     head_end = buffer.find(b"\r\n\r\n")
     if head_end < 0:
@@ -184,11 +205,22 @@ class BotifyWorker(ThreadWorker):
             return
         self.enqueue_req(conn)
 
+    def _whole(self, conn) -> bool:
+        """Whether the connection's buffer holds a whole request (``MalformedRequest`` if
+        its framing is broken); answers a 100-continue expectation on the way."""
+        rewritten = take_expectation(conn.buffer)
+        if rewritten is not None:
+            conn.buffer = rewritten
+            # A client gone or unable to take 25 bytes stalls, and is dropped in time.
+            with contextlib.suppress(OSError):
+                conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return request_complete(conn.buffer)
+
     def on_pending_socket_readable(self, conn, client) -> None:
         """More of a request arrived: hand it to a thread once it is whole."""
         received = self._receive(conn)
         try:
-            if received and not request_complete(conn.buffer):
+            if received and not self._whole(conn):
                 return
         except MalformedRequest:
             pass  # enqueue_req answers it
@@ -209,7 +241,7 @@ class BotifyWorker(ThreadWorker):
         if conn.parser is not None:
             conn.buffer = conn.parser.unreader.take_buffered() + conn.buffer
         try:
-            complete = request_complete(conn.buffer)
+            complete = self._whole(conn)
         except MalformedRequest as e:
             self._refuse(conn, str(e))
             return

@@ -23,6 +23,8 @@ NEXT = (
     b"Content-Length: %d\r\n\r\n" % len(BODY)
 )
 
+EXPECTING = NEXT.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
+
 
 def exchange(port: int, data: bytes) -> tuple[int, bytes, bytes]:
     """Send ``data`` on a new connection; the status, head and body of the answer."""
@@ -40,8 +42,9 @@ def test_200_stalled_connections_do_not_starve_a_normal_client(start_service):
     stalled = []
     for i in range(200):
         s = socket.create_connection(("127.0.0.1", service.port))
-        # Half send only a request line; half a head whose body never comes whole.
-        s.sendall(b"POST /next/1 HTTP/1.1\r\n" if i % 2 else NEXT + BODY[:5])
+        # A request line only; a head whose body never comes whole; a head that expects
+        # 100-continue and then never sends its body.
+        s.sendall([b"POST /next/1 HTTP/1.1\r\n", NEXT + BODY[:5], EXPECTING][i % 3])
         stalled.append(s)
     try:
         seconds = []
@@ -55,6 +58,12 @@ def test_200_stalled_connections_do_not_starve_a_normal_client(start_service):
                 seconds.append(time.perf_counter() - started)
                 assert r.status_code == 200
         assert np.percentile(seconds, 99) < 0.1, f"p99 {np.percentile(seconds, 99):.3f} s"
+        # A client that waits for 100 Continue before sending its body is served.
+        with socket.create_connection(("127.0.0.1", service.port), timeout=10) as s:
+            s.sendall(EXPECTING)
+            assert s.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            s.sendall(BODY)
+            assert s.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
         # Fresh connections too: each new connection is accepted and answered.
         for user in range(20):
             r = requests.post(

@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from botify.run.worker import MAX_BUFFERED_BYTES, MalformedRequest, json_error, request_complete
+from botify.run.worker import (
+    MAX_BUFFERED_BYTES,
+    MalformedRequest,
+    json_error,
+    request_complete,
+    take_expectation,
+)
 
 BODY = b'{"track": 3, "time": 0.5}'
 HEAD = b"POST /next/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -30,7 +36,7 @@ def chunked(*chunks: bytes, end: bytes = b"0\r\n\r\n") -> bytes:
         with_length(BODY) + b"GET / HTTP/1.1\r\n",  # the start of a pipelined next request
         chunked(BODY[:10], BODY[10:]),
         chunked(BODY, end=b"0\r\nX-Trailer: 1\r\n\r\n"),
-        HEAD + b"Expect: 100-continue\r\nContent-Length: 25\r\n\r\n",  # waits for 100 Continue
+        HEAD + b"Expect: something-else\r\n\r\n",  # refused by the parser (417)
         with_length(b"", declared=MAX_BUFFERED_BYTES + 1),  # refused by the app, not buffered
         HEAD + b"X: " + b"a" * MAX_BUFFERED_BYTES,  # a head too long: the parser refuses it
     ],
@@ -76,3 +82,15 @@ def test_gunicorns_error_page_becomes_the_apis_json():
     assert b"Content-Type: application/json" in head
     assert b"Content-Length: %d" % len(body) in head
     assert json.loads(body) == {"message": "Error parsing headers: 'limit'"}
+
+
+def test_a_100_continue_expectation_is_answered_by_the_worker_and_the_body_awaited():
+    head = HEAD + b"Expect: 100-Continue\r\nContent-Length: 25\r\n\r\n"
+
+    rewritten = take_expectation(head)
+
+    assert rewritten == HEAD + b"Content-Length: 25\r\n\r\n"
+    assert not request_complete(rewritten)
+    assert request_complete(rewritten + BODY)
+    assert take_expectation(rewritten) is None
+    assert take_expectation(head.replace(b"HTTP/1.1", b"HTTP/1.0")) is None
