@@ -62,7 +62,7 @@ class Event:
     degraded: bool = field()  # Redis was unreachable: no state, a random answer
     # When the user's counters started (ms): Redis losing its data restarts ``request`` and
     # ``session`` with a later epoch, so (user, epoch, request) names one request.
-    epoch: int | None = field(default=None, metadata={COLUMN: "number", CHECK: _is_int64_or_none})
+    epoch: int | None = field(default=None, metadata={COLUMN: "number"})
 
     def to_json(self) -> str:
         """The event as one compact JSON line (without the newline), keys in field order."""
