@@ -72,9 +72,9 @@ class RedisServer:
                 str(self.directory.resolve()),
                 # Persisted: a restarted (or killed) embedded Redis keeps users' state and
                 # request counters. The kernel flushes the file: with an fsync every second
-                # a busy shared disk stalled Redis past the 0.5 s client timeout (degraded
-                # answers in the reliability suite); only a crash of the machine loses the
-                # last ~30 s.
+                # Redis blocks writes while an fsync lags on a busy disk, and the reliability
+                # suite saw Redis time-outs (degraded answers) on this shared machine with
+                # it. Only a crash of the machine loses the last ~30 s.
                 "--save",
                 "",
                 "--appendonly",
