@@ -18,27 +18,20 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, workers=args.workers)
 
 
-def _config() -> Config | None:
-    """The configuration from the environment, or None (after saying why) if it is bad."""
+def _config(command: str) -> Config | None:
+    """The configuration from the environment, or None (after one line naming the bad
+    variable) if it does not parse: every command checks it before doing anything."""
     try:
         return Config.from_env()
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"botify {command}: {e}", file=sys.stderr)
         return None
-
-
-def _good_time() -> float | None:
-    """The service's ``BOTIFY_GOOD_TIME``, or None (after saying why) if the settings are bad."""
-    config = _config()
-    return None if config is None else config.good_time
 
 
 def _train(args: argparse.Namespace) -> int:
     from botify.training.command import train_contextual_command
 
-    config = _config()
-    if config is None:
-        return 2
+    config = args.config
     return train_contextual_command(
         logs=args.logs,
         out=args.out,
@@ -56,7 +49,7 @@ def _train(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     from botify.rollout.commands import deploy_command
 
-    return deploy_command(kind=args.kind, file=args.file, rollback=args.rollback)
+    return deploy_command(kind=args.kind, file=args.file, rollback=args.rollback, force=args.force)
 
 
 def _activate(args: argparse.Namespace) -> int:
@@ -68,16 +61,13 @@ def _activate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from botify.analysis.report import report_command
 
-    good_time = _good_time()
-    if good_time is None:
-        return 2
     return report_command(
         logs=args.logs,
         experiment=args.experiment,
         control=args.control,
         out=args.out,
         tracks=args.tracks,
-        good_time=good_time,
+        good_time=args.config.good_time,
     )
 
 
@@ -157,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument(
         "--rollback", action="store_true", help="restore the previously deployed version"
     )
+    deploy.add_argument(
+        "--force", action="store_true", help="deploy even a file without any recommendation"
+    )
     deploy.set_defaults(func=_deploy)
 
     activate = sub.add_parser(
@@ -223,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``botify`` console script."""
     args = build_parser().parse_args(argv)
+    args.config = _config(args.command)
+    if args.config is None:
+        return 2
     return args.func(args)
 
 

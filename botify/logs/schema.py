@@ -4,7 +4,8 @@ Its fields, in order, are the keys of a logged line: the SPEC's ``message``, ``t
 ``user``, ``track``, ``time``, ``latency``, ``recommendation``, ``recommender``,
 ``served_by``, ``model_version`` and ``experiments``, plus ``experiment`` (the experiment
 served), ``request`` and ``session`` (the user's counters), ``candidates`` (the size of the
-list the pick came from) and ``degraded`` (Redis was unreachable). The order is the one of
+list the pick came from), ``degraded`` (Redis was unreachable) and ``epoch`` (when the
+user's counters started). The order is the one of
 the first logs, so lines stay byte-compatible.
 
 A field's metadata says what the reader makes of it: ``COLUMN``, the type of its column in
@@ -59,6 +60,9 @@ class Event:
     session: int | None = field()  # sessions the user ended before this one
     candidates: int | None = _loaded("number")  # size of the list the pick came from
     degraded: bool = field()  # Redis was unreachable: no state, a random answer
+    # When the user's counters started (ms): Redis losing its data restarts ``request`` and
+    # ``session`` with a later epoch, so (user, epoch, request) names one request.
+    epoch: int | None = field(default=None, metadata={COLUMN: "number"})
 
     def to_json(self) -> str:
         """The event as one compact JSON line (without the newline), keys in field order."""

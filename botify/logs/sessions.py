@@ -1,7 +1,9 @@
 """Sessions from events (SPEC §7), shared by training and the A/B analysis.
 
-Per user, events are ordered by ``(timestamp, request)`` (timestamps can tie at millisecond
-resolution; the user's request counter breaks the tie) and a ``last`` event closes a session.
+Per user, events are ordered by ``(timestamp, epoch, request)`` (timestamps can tie at
+millisecond resolution; the user's request counter breaks the tie, and since a Redis that
+lost its data restarts the counter, its epoch comes first) and a ``last`` event closes a
+session.
 A session of L listened recommended tracks is L+1 events::
 
     next(first, 1.0), next(r1, t1), ..., next(r_{L-1}, t_{L-1}), last(r_L, t_L)
@@ -26,13 +28,13 @@ import pandas as pd
 def sessionize(events: pd.DataFrame) -> pd.DataFrame:
     """Order events per user and label their sessions.
 
-    Returns the events sorted by ``(user, timestamp, request)`` with three more columns:
+    Returns the events sorted by ``(user, timestamp, epoch, request)`` (logs from before
+    the epoch have none: the request alone breaks ties) with three more columns:
     ``session_id`` (unique over the frame), ``position`` (0 for the session's first event)
     and ``closed`` (the session ends with a ``last``).
     """
-    ordered = events.sort_values(["user", "timestamp", "request"], kind="stable").reset_index(
-        drop=True
-    )
+    order = ["user", "timestamp", *(["epoch"] if "epoch" in events else []), "request"]
+    ordered = events.sort_values(order, kind="stable").reset_index(drop=True)
     user = ordered["user"].to_numpy()
     is_last = ordered["message"].to_numpy() == "last"
     starts = np.ones(len(ordered), dtype=bool)

@@ -16,7 +16,7 @@ import redis
 from botify.config import Config
 from botify.data.catalog import CatalogError, load_catalog
 from botify.data.lists import ListsError
-from botify.rollout.deploy import activate, publish, roll_back
+from botify.rollout.deploy import EmptyLists, activate, publish, roll_back
 from botify.state.client import connect, resolve_redis_url
 
 
@@ -66,16 +66,20 @@ def _run(
     return 0
 
 
-def deploy_command(kind: str, file: Path | None, rollback: bool) -> int:
-    """``botify deploy``: publish a list file, or roll back to the previous version."""
+def deploy_command(kind: str, file: Path | None, rollback: bool, force: bool = False) -> int:
+    """``botify deploy``: publish a list file, or roll back to the previous version; a file
+    with no recommendation at all only with ``force`` (exit 2 otherwise)."""
     config = Config.from_env()
 
     def deploy(client: redis.Redis) -> str:
         if rollback:
-            return f"rolled back {kind} to version {roll_back(client, kind)}"
+            return f"rolled back {kind} to version {roll_back(client, config, kind)}"
         if file is None:
             raise _UsageError("give a FILE to deploy, or --rollback")
-        version = publish(client, config, load_catalog(config.data_dir), kind, file)
+        try:
+            version = publish(client, config, load_catalog(config.data_dir), kind, file, force)
+        except EmptyLists as e:
+            raise _UsageError(f"refused, the deployed version keeps serving: {e}") from None
         return (
             f"deployed {kind} version {version}; every replica serves it within "
             f"{config.deploy_check_s:g} s plus its load time"

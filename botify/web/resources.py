@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, request
 from flask_restful import Api, Resource
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from botify.logs.writer import LogUnavailable
 from botify.web.openapi import openapi_document
 from botify.web.service import Service
 from botify.web.validation import InvalidRequest, parse_listen, validate_user
@@ -17,13 +18,18 @@ api = Api(blueprint)
 
 
 def request_body() -> bytes:
-    """The raw request body; one over ``MAX_CONTENT_LENGTH`` is refused with 413.
+    """The raw request body; one over ``MAX_CONTENT_LENGTH`` is refused with 413, one that
+    cannot be read (a malformed chunked encoding) with 400 (``InvalidRequest``).
 
     werkzeug refuses a declared Content-Length over the limit, but cuts a chunked body at
     the limit without saying so, and the answer would then be about a truncated body. A
     chunked body that reaches the limit is refused, since whether more followed is unknown.
     """
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+    except OSError as e:
+        # The server's body reader: a bad chunk size or terminator, or the client left.
+        raise InvalidRequest(f"the body could not be read: {e}") from None
     if request.content_length is None and len(raw) >= current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge()
     return raw
@@ -64,7 +70,11 @@ class Listen(Resource):
             track, listened = parse_listen(request_body(), request.content_type, svc.catalog)
         except InvalidRequest as e:
             return {"message": str(e)}, 400
-        return self.answer(svc, user, track, listened, started)
+        try:
+            return self.answer(svc, user, track, listened, started)
+        except LogUnavailable as e:
+            # Never answered without its line (SPEC §6): refused, the client may retry.
+            return {"message": f"{e}; the request was not served"}, 503
 
     def answer(self, svc: Service, user: int, track: int, listened: float, started: float):
         """The body of a valid request's answer."""
@@ -90,7 +100,7 @@ class OpenAPI(Resource):
 
 api.add_resource(Root, "/")
 api.add_resource(Health, "/health")
-api.add_resource(Track, "/track/<int:track>")
-api.add_resource(Next, "/next/<int:user>")
-api.add_resource(Last, "/last/<int:user>")
+api.add_resource(Track, "/track/<id:track>")
+api.add_resource(Next, "/next/<id:user>")
+api.add_resource(Last, "/last/<id:user>")
 api.add_resource(OpenAPI, "/openapi.json")

@@ -17,13 +17,13 @@ import redis
 from botify.config import Config
 from botify.data.catalog import Catalog
 from botify.logs.schema import Event
-from botify.logs.writer import EventLog
+from botify.logs.writer import EventLog, LogUnavailable
 from botify.recommenders.base import Recommendation, Recommender, Request
 from botify.recommenders.baselines import RandomRecommender
 from botify.recommenders.registry import build_recommenders
 from botify.recommenders.rng import request_rng
 from botify.rollout.experiments import Experiment, assignments
-from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller
+from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller, ServedExperiments
 from botify.state.store import UserState, UserStateStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ class Service:
 
     def __post_init__(self) -> None:
         self.active_experiment = ActiveExperiment(self.client, self.config)
-        watched = [*self.lists.values(), self.active_experiment]
+        served = ServedExperiments(self.client, self.config)
+        watched = [*self.lists.values(), self.active_experiment, served]
         for setting in watched:
             setting.refresh()
         self.poller = Poller(self.config.deploy_check_s, watched)
@@ -58,6 +59,17 @@ class Service:
             name: Experiment(name, arms) for name, arms in self.config.experiments.items()
         }
 
+    def get_ready(self) -> None:
+        """Load what is deployed now (lists, active experiment) and follow it from here on:
+        a forked worker calls this before it takes connections (``botify.run.worker``).
+
+        Every worker follows deployments from its start, not from its first request: a
+        worker that kept-alive clients never reach must still answer ``/health`` truly.
+        """
+        for setting in self.poller.watched:
+            setting.refresh()
+        self.poller.ensure_running()
+
     @property
     def active(self) -> Experiment:
         """The experiment being served now (``botify activate`` switches it)."""
@@ -69,6 +81,7 @@ class Service:
         When Redis is unreachable the answer degrades to a random track and the event
         says so, instead of failing the request.
         """
+        self._log_ready()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
@@ -89,12 +102,21 @@ class Service:
 
     def last(self, user: int, track: int, listened: float, started: float) -> dict:
         """``/last``: apply the session's final listen (ending the session) and log it."""
+        self._log_ready()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
         state = self._update(user, lambda: self.store.on_last(user, track, listened, artist))
         self._log("last", user, track, listened, started, experiment, recommender, state, None)
         return {"user": user}
+
+    def _log_ready(self) -> None:
+        """Raise ``LogUnavailable`` while the event log is failing, before the request
+        changes any state: a request that cannot be logged is refused, not answered."""
+        if self.event_log.error is not None:
+            error = self.event_log.check()
+            if error is not None:
+                raise LogUnavailable(error)
 
     def _update(self, user: int, update: Callable[[], UserState]) -> UserState | None:
         """The user's state after ``update`` (a store call); None when Redis is unreachable."""
@@ -120,7 +142,9 @@ class Service:
 
         ``state`` is None when Redis was unreachable, ``recommendation`` None for ``/last``.
         """
-        request_count, session = (state.request, state.session) if state else (None, None)
+        request_count, session, epoch = (
+            (state.request, state.session, state.since) if state else (None, None, None)
+        )
         r = recommendation
         recommended, served_by, version, candidates = (
             (r.track, r.served_by, r.model_version, r.candidates) if r else (None,) * 4
@@ -143,20 +167,37 @@ class Service:
                 session=session,
                 candidates=candidates,
                 degraded=state is None,
+                epoch=epoch,
             )
         )
 
     def health(self) -> tuple[bool, dict]:
-        """Whether Redis answers, and the body of ``/health``."""
+        """Whether Redis answers and runs the state script (a Redis refusing writes answers
+        PING), and the event log can be written; and the body of ``/health``."""
         try:
             self.client.ping()
-            redis_status, ok = "ok", True
         except redis.RedisError as e:
-            redis_status, ok = f"unavailable: {e}", False
+            redis_status = f"unavailable: {e}"
+        else:
+            try:
+                self.store.probe()
+                redis_status = "ok"
+            except redis.RedisError as e:
+                redis_status = f"the state script fails: {e}"
+        log_status = self.event_log.check() or "ok"
+        disagreements = [
+            setting.disagreement
+            for setting in [*self.lists.values(), self.active_experiment]
+            if setting.disagreement
+        ]
+        ok = redis_status == "ok" and log_status == "ok"
         return ok, {
             "status": "ok" if ok else "degraded",
             "redis": redis_status,
+            "log": log_status,
             "tracks": self.catalog.size,
             "experiment": self.active.name,
+            # Redis and the durable record disagree: served from the record, said here.
+            "control": "; ".join(disagreements) or "ok",
             "recommendations": {kind: lists.version for kind, lists in self.lists.items()},
         }

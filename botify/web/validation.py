@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import json
 
+from werkzeug.routing import IntegerConverter
+
 from botify.data.catalog import Catalog
 
 MAX_ID = 2**63 - 1
 LISTEN_FIELDS = ("track", "time")
+
+
+class CanonicalId(IntegerConverter):
+    """An id in a URL written one way only: ASCII digits, no leading zero (``/next/516``,
+    not ``/next/000516`` nor Arabic-Indic digits), so one user has one URL; any other
+    spelling matches no route (404)."""
+
+    regex = r"0|[1-9][0-9]*"
 
 
 class InvalidRequest(ValueError):

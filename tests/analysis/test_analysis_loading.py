@@ -126,6 +126,7 @@ def _reference(log_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, ReadStats, in
             "experiment": [text(e.get("experiment")) for e in kept],
             "request": [number(e.get("request")) for e in kept],
             "candidates": [number(e.get("candidates")) for e in kept],
+            "epoch": [number(e.get("epoch")) for e in kept],
         }
     )
     events = events.astype(
@@ -137,6 +138,7 @@ def _reference(log_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, ReadStats, in
             "recommendation": "Int64",
             "request": "float64",
             "candidates": "float64",
+            "epoch": "float64",
         }
     ).astype({name: "category" for name in ("message", "recommender", "served_by", "experiment")})
     treatments = [

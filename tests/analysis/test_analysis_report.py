@@ -122,4 +122,4 @@ def test_report_names_a_broken_service_setting(effect_logs, monkeypatch, capsys)
     monkeypatch.setenv("BOTIFY_GOOD_TIME", "half")
 
     assert main(["report", "--logs", str(log_dir)]) == 2
-    assert "error:" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("botify report: BOTIFY_GOOD_TIME must be a number")

@@ -32,6 +32,24 @@ EVENTS = _events(
 )
 
 
+def test_counters_restarted_by_a_redis_that_lost_its_data_do_not_reorder_sessions() -> None:
+    # User 3's counter restarted at 1 (a later epoch) in the millisecond its session ended.
+    before, after = 1_700_000_000_000, 1_700_000_000_900
+    events = _events(
+        [
+            (3, 1000, 7, "next", 30, 1.0, 0.001),
+            (3, 1001, 8, "last", 31, 0.5, 0.001),
+            (3, 1001, 1, "next", 32, 1.0, 0.001),
+            (3, 1002, 2, "last", 33, 0.75, 0.001),
+        ]
+    ).assign(epoch=[before, before, after, after])
+
+    ordered = sessionize(events)
+
+    assert ordered["track"].tolist() == [30, 31, 32, 33]
+    assert session_table(ordered)["time"].tolist() == [0.5, 0.75]
+
+
 def test_sessionize_orders_events_and_labels_sessions() -> None:
     ordered = sessionize(EVENTS)
     assert ordered["track"].tolist() == [10, 11, 12, 13, 14, 20, 21]

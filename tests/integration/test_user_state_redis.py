@@ -4,6 +4,7 @@ script reloading, expiry, deployment keys."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -14,6 +15,7 @@ from botify.cli import main
 from botify.data.lists import content_version
 from botify.logs.reader import read_events
 from botify.rollout.deploy import activate, publish
+from botify.run.redis_server import RedisServer
 from botify.state.client import connect
 from botify.state.store import UserStateStore, state_keys
 from botify.web import create_app
@@ -118,8 +120,11 @@ def test_botify_deploy_indexed_then_the_indexed_recommender_serves_the_users_lis
 def test_the_deploy_and_activate_commands_say_what_they_did(
     redis_server, config, tmp_path, monkeypatch, capsys
 ):
-    redis.Redis.from_url(redis_server.url).flushall()
-    monkeypatch.setenv("BOTIFY_REDIS_URL", redis_server.url)
+    # A database of its own: the pollers of other tests' apps announce their experiments
+    # in database 0, as running workers would.
+    url = redis_server.url.rsplit("/", 1)[0] + "/3"
+    redis.Redis.from_url(url).flushdb()
+    monkeypatch.setenv("BOTIFY_REDIS_URL", url)
     monkeypatch.setenv("BOTIFY_DATA_DIR", str(config.data_dir))
     monkeypatch.setenv("BOTIFY_EXPERIMENTS", '{"A": {"C": "random"}, "B": {"C": "toppop"}}')
     first = write_jsonl(tmp_path / "1.jsonl", [{"track": 3, "recommendations": [4]}])
@@ -129,6 +134,9 @@ def test_the_deploy_and_activate_commands_say_what_they_did(
     assert main(["deploy", "contextual", str(second)]) == 0
     assert main(["deploy", "contextual", "--rollback"]) == 0
     assert main(["deploy", "contextual"]) == 2
+    empty = write_jsonl(tmp_path / "empty.jsonl", [{"track": 3, "recommendations": []}])
+    assert main(["deploy", "contextual", str(empty)]) == 2
+    assert main(["deploy", "contextual", "--rollback"]) == 1  # the empty file was not deployed
     assert main(["activate", "B"]) == 0
     assert main(["activate", "NOPE"]) == 1
 
@@ -136,6 +144,7 @@ def test_the_deploy_and_activate_commands_say_what_they_did(
     assert f"rolled back contextual to version {content_version(first)}" in out
     assert "activated experiment B; every replica serves it within" in out
     assert "botify deploy: give a FILE to deploy, or --rollback" in err
+    assert "holds no recommendation" in err and "--force" in err
     assert "botify activate: unknown experiment 'NOPE'" in err
 
 
@@ -144,3 +153,28 @@ def test_connect_builds_a_cluster_client_when_configured(redis_cluster, config):
 
     assert isinstance(client, redis.RedisCluster)
     assert UserStateStore(client, config).on_next(5, 3, 1.0, "Artist 0").request == 1
+
+
+def test_the_embedded_redis_keeps_its_data_across_a_restart(tmp_path):
+    server = RedisServer(tmp_path / "redis").start()
+    redis.Redis.from_url(server.url).hset("user:{5}:state", "requests", 41)
+    server.stop()
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        assert redis.Redis.from_url(server.url).hget("user:{5}:state", "requests") == b"41"
+    finally:
+        server.stop()
+
+
+def test_counters_restarted_by_lost_data_start_a_later_epoch(redis_server, config):
+    client = redis.Redis.from_url(redis_server.url)
+    client.delete(*state_keys(77))
+    store = UserStateStore(client, config)
+    first = [store.on_next(77, 3, 1.0, "Artist 0") for _ in range(3)]
+    time.sleep(0.002)
+    client.delete(*state_keys(77))  # what FLUSHALL or an empty restarted Redis does
+
+    restarted = store.on_next(77, 3, 1.0, "Artist 0")
+
+    assert [s.request for s in first] == [1, 2, 3] and {s.since for s in first} == {first[0].since}
+    assert restarted.request == 1 and restarted.since > first[0].since

@@ -13,6 +13,7 @@ import signal
 import time
 
 import pytest
+import redis
 import requests
 from traffic import Answer, Traffic
 from worlds import tiny_tracks
@@ -129,3 +130,23 @@ def test_paused_redis_is_bounded_by_socket_timeouts(service, own_redis, tmp_path
     assert all(e["served_by"] == DEGRADED for e in degraded)
     last_of_user = {e["user"]: e for e in sorted(events, key=lambda e: e["timestamp"])}
     assert not any(e["degraded"] for e in last_of_user.values())
+
+
+def test_a_redis_refusing_writes_makes_health_503_and_answers_degraded(service, own_redis):
+    client = redis.Redis.from_url(own_redis.url)
+    assert requests.get(f"{service.url}/health", timeout=10).status_code == 200
+    # maxmemory with noeviction: PING answers, every write (the state script) is refused.
+    client.config_set("maxmemory-policy", "noeviction")
+    client.set("ballast", b"x" * 1_000_000)
+    client.config_set("maxmemory", client.info("memory")["used_memory"] - 100_000)
+    try:
+        health = requests.get(f"{service.url}/health", timeout=10)
+        answer = requests.post(f"{service.url}/next/1", json={"track": 3, "time": 1.0}, timeout=10)
+    finally:
+        client.config_set("maxmemory", 0)
+
+    assert health.status_code == 503
+    assert health.json()["redis"].startswith("the state script fails: ")
+    assert "maxmemory" in health.json()["redis"]
+    assert answer.status_code == 200
+    wait_for_health(service.url, 200, within_s=5)

@@ -76,7 +76,7 @@ def test_bad_body_is_400_naming_the_problem_and_changes_nothing(
     assert response.status_code == 400
     assert set(response.json) == {"message"}
     assert words in response.json["message"]
-    assert fake_redis.keys("*") == []
+    assert fake_redis.keys("user:*") == []
     assert list(read_events(config.log_dir)) == []
 
 
@@ -88,6 +88,13 @@ def test_bad_body_is_400_naming_the_problem_and_changes_nothing(
         ("/next/1.5", 404),
         ("/next/9223372036854775808", 400),
         ("/nowhere", 404),
+        # One user, one URL: leading zeros, non-ASCII digits and signs match no route.
+        ("/next/000516", 404),
+        ("/next/00", 404),
+        ("/next/%D9%A5%D9%A1%D9%A7", 404),
+        ("/next/%EF%BC%95", 404),
+        ("/next/+5", 404),
+        ("/last/0516", 404),
     ],
 )
 def test_bad_user_or_route_is_a_json_error(app, fake_redis, path, status):
@@ -95,7 +102,7 @@ def test_bad_user_or_route_is_a_json_error(app, fake_redis, path, status):
 
     assert response.status_code == status
     assert "message" in response.json
-    assert fake_redis.keys("*") == []
+    assert fake_redis.keys("user:*") == []
 
 
 def test_body_over_64_kib_is_413(app, fake_redis):
@@ -106,7 +113,7 @@ def test_body_over_64_kib_is_413(app, fake_redis):
 
     assert response.status_code == 413
     assert "message" in response.json
-    assert fake_redis.keys("*") == []
+    assert fake_redis.keys("user:*") == []
 
 
 @pytest.mark.parametrize("user", [0, 2**63 - 1])
@@ -157,6 +164,7 @@ def test_track_endpoint(app):
         "popularity": 12,
     }
     assert client.get("/track/200").status_code == 404
+    assert client.get("/track/007").status_code == 404
     assert "message" in client.get("/track/200").json
 
 

@@ -12,8 +12,8 @@ from worlds import tiny_tracks, write_jsonl
 
 from botify.data.catalog import build_catalog
 from botify.data.lists import ListsError, load_lists
-from botify.rollout.deploy import activate, publish, roll_back
-from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller
+from botify.rollout.deploy import EmptyLists, activate, publish, roll_back
+from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller, ServedExperiments
 from botify.rollout.keys import ACTIVE_EXPERIMENT_KEY, deploy_key
 
 CATALOG = build_catalog(tiny_tracks())
@@ -79,11 +79,11 @@ def test_publish_switches_workers_and_rollback_restores(tmp_path, config, fake_r
     worker.refresh()
     assert worker.version == v2 and worker.current().get(3).tolist() == [5]
 
-    assert roll_back(fake_redis, "contextual") == v1
+    assert roll_back(fake_redis, config, "contextual") == v1
     worker.refresh()
     assert worker.version == v1
     with pytest.raises(ListsError, match="no earlier"):
-        roll_back(fake_redis, "contextual")
+        roll_back(fake_redis, config, "contextual")
 
 
 def test_publishing_the_same_file_twice_keeps_one_history_entry(tmp_path, config, fake_redis):
@@ -141,3 +141,70 @@ def test_activate_rejects_unknown_experiments_and_workers_ignore_them(config, fa
     experiment.refresh()
 
     assert experiment.name == config.experiment
+
+
+def test_an_empty_list_file_is_refused_unless_forced(tmp_path, config, fake_redis):
+    good = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [4]}))
+    for empty in (i2i_file(tmp_path, {}, "empty"), i2i_file(tmp_path, {3: [], 4: []}, "hollow")):
+        with pytest.raises(EmptyLists, match="no recommendation"):
+            publish(fake_redis, config, CATALOG, "contextual", empty)
+        assert fake_redis.lindex(deploy_key("contextual"), 0).decode() == good
+
+    forced = publish(fake_redis, config, CATALOG, "contextual", empty, force=True)
+    assert fake_redis.lindex(deploy_key("contextual"), 0).decode() == forced != good
+
+
+def test_a_list_file_over_the_size_limit_is_refused(tmp_path, monkeypatch):
+    path = i2i_file(tmp_path, {3: [4, 5, 6]})
+    monkeypatch.setattr("botify.data.lists.MAX_LIST_FILE_BYTES", path.stat().st_size - 1)
+
+    with pytest.raises(ListsError, match="limited to"):
+        load_lists(path, CATALOG)
+
+
+def test_the_control_plane_survives_redis_losing_its_data(tmp_path, config, fake_redis):
+    config = replace(config, experiments={"A": {"C": "random"}, "B": {"C": "toppop"}})
+    v1 = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [4]}, "1"))
+    v2 = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [5]}, "2"))
+    activate(fake_redis, config, "B")
+    fake_redis.flushall()
+
+    # A worker started after the loss serves what was deployed and active, and gives
+    # Redis the control plane back.
+    lists = DeployedLists("contextual", fake_redis, config, CATALOG)
+    experiment = ActiveExperiment(fake_redis, config)
+    lists.refresh(), experiment.refresh()
+    assert (lists.version, experiment.name) == (v2, "B")
+    assert [v.decode() for v in fake_redis.lrange(deploy_key("contextual"), 0, -1)] == [v2, v1]
+    assert fake_redis.get(ACTIVE_EXPERIMENT_KEY) == b"B"
+    assert lists.disagreement is None and experiment.disagreement is None
+    # The history is kept: rollback still has an earlier version.
+    fake_redis.flushall()
+    assert roll_back(fake_redis, config, "contextual") == v1
+
+
+def test_a_redis_disagreeing_with_the_record_is_reported_not_followed(tmp_path, config, fake_redis):
+    config = replace(config, experiments={"A": {"C": "random"}, "B": {"C": "toppop"}})
+    version = publish(fake_redis, config, CATALOG, "contextual", i2i_file(tmp_path, {3: [4]}))
+    activate(fake_redis, config, "B")
+    fake_redis.set(ACTIVE_EXPERIMENT_KEY, "A")
+    fake_redis.lpush(deploy_key("contextual"), "0123456789ab")
+    lists = DeployedLists("contextual", fake_redis, config, CATALOG)
+    experiment = ActiveExperiment(fake_redis, config)
+
+    lists.refresh(), experiment.refresh()
+
+    assert (lists.version, experiment.name) == (version, "B")
+    assert experiment.disagreement == ("Redis says experiment A, the durable record B: serving B")
+    assert "0123456789ab" in lists.disagreement
+
+
+def test_activate_is_checked_against_what_the_running_workers_serve(config, fake_redis):
+    config = replace(config, experiments={"A": {"C": "random"}, "B": {"C": "toppop"}})
+    running = replace(config, experiments={"A": {"C": "random"}})
+    ServedExperiments(fake_redis, running).refresh()
+
+    with pytest.raises(ValueError, match="running service does not serve experiment 'B'"):
+        activate(fake_redis, config, "B")
+    activate(fake_redis, config, "A")
+    assert fake_redis.get(ACTIVE_EXPERIMENT_KEY) == b"A"

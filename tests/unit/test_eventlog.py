@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import shutil
 import threading
 from dataclasses import asdict, replace
 
+import pytest
+
 from botify.logs.reader import ReadStats, load_events, log_files, read_events
 from botify.logs.schema import Event
-from botify.logs.writer import EventLog
+from botify.logs.writer import EventLog, LogUnavailable
 
 NEXT = Event(
     message="next",
@@ -28,6 +32,7 @@ NEXT = Event(
     session=0,
     candidates=50,
     degraded=False,
+    epoch=1795806600000,
 )
 
 
@@ -40,7 +45,7 @@ def test_a_line_has_every_field_in_the_logs_key_order():
         '{"message":"next","timestamp":1795806673328,"user":42,"track":5,"time":1.0,'
         '"latency":0.0007,"recommendation":57,"recommender":"anchor","served_by":"anchor",'
         '"model_version":"3f2a9c0d1b7e","experiment":"AB","experiments":{"AB":"T1"},'
-        '"request":1,"session":0,"candidates":50,"degraded":false}'
+        '"request":1,"session":0,"candidates":50,"degraded":false,"epoch":1795806600000}'
     )
 
 
@@ -124,3 +129,81 @@ def test_reader_skips_and_counts_torn_and_garbage_lines(tmp_path):
 
     assert [e["a"] for e in read_events(tmp_path, stats)] == [1, 2]
     assert stats.skipped_lines == 2 and stats.events == 2 and stats.files == 1
+
+
+def make_unusable(directory):
+    """Put a regular file where the log directory was (fails even for root); undo with
+    ``restore``."""
+    directory.rename(directory.with_name("moved-away"))
+    directory.write_text("not a directory")
+
+
+def restore(directory):
+    directory.unlink()
+    directory.with_name("moved-away").rename(directory)
+
+
+def test_a_failed_rotation_raises_and_never_closes_a_descriptor_again(tmp_path):
+    logs = tmp_path / "logs"
+    log = EventLog(logs, max_bytes=1)
+    log.write(event(user=1))
+    make_unusable(logs)
+
+    with pytest.raises(LogUnavailable, match="cannot write the event log"):
+        log.write(event(user=2))
+    assert log.error is not None and log.check() is not None
+    # The closed segment's number is free again: another file may now hold it.
+    reader, writer = os.pipe()
+    with pytest.raises(LogUnavailable):
+        log.write(event(user=3))
+    os.fstat(reader), os.fstat(writer)  # still open: the log did not close them
+    os.close(reader), os.close(writer)
+
+    restore(logs)
+    assert log.check() is None and log.error is None
+    log.write(event(user=4))
+    assert sorted(e["user"] for e in read_events(logs)) == [1, 4]
+
+
+def test_a_deleted_log_directory_is_recreated_and_no_line_goes_to_a_deleted_file(tmp_path):
+    logs = tmp_path / "logs"
+    log = EventLog(logs)
+    log.write(event(user=1))
+    shutil.rmtree(logs)
+
+    for user in range(2, 12):
+        log.write(event(user=user))
+    assert sorted(e["user"] for e in read_events(logs)) == list(range(2, 12))
+
+
+def test_a_full_file_system_leaves_no_torn_line(tmp_path):
+    """RLIMIT_FSIZE makes the kernel cut a write short and then refuse with EFBIG, as a
+    full disk does (ENOSPC); in a child process, so the limit binds nobody else."""
+    logs = tmp_path / "logs"
+    log = EventLog(logs)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            log.write(event(user=0))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))
+            user, refused = 1, 0
+            while refused < 3:
+                try:
+                    log.write(event(user=user, recommender="z" * 37))
+                except LogUnavailable:
+                    refused += 1
+                user += 1
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            log.write(event(user=-1))
+            code = 0
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+    stats = ReadStats()
+    users = [e["user"] for e in read_events(logs, stats)]
+    assert stats.skipped_lines == 0
+    assert users[-1] == -1 and users[:-1] == list(range(len(users) - 1))
+    assert all(path.read_bytes().endswith(b"\n") for path in log_files(logs))

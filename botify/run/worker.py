@@ -1,0 +1,296 @@
+"""The gunicorn worker of ``botify serve``: gthread, but a thread takes a request only once
+it has arrived whole, and a worker takes connections only once it is ready.
+
+gunicorn's gthread worker hands a connection to a thread as soon as its first bytes arrive,
+and the thread then blocks reading the rest of the request: 8 clients that send a request
+line and stop hold all 2 × 4 threads, and every other client waits for as long as they do.
+Here the worker's event loop (the one that already watches kept-alive connections) reads
+each request into a buffer without blocking, and a thread gets the connection only when
+the head and its whole body (by Content-Length, or chunked up to the last chunk) are there:
+a stalled client costs a descriptor and a buffer, not a thread. A request that has not
+arrived whole within ``REQUEST_READ_TIMEOUT_S`` of its connection becoming readable is
+dropped (closed without an answer).
+
+Readiness: a forked worker (a respawn after a crash, ``SIGHUP``) brings the deployed lists
+and the active experiment up to date *before* it listens. With ``reuse_port`` every worker
+binds a listening socket of its own, created by the arbiter before the worker's code runs;
+the worker closes it at once (``post_fork``) and binds again when ready, so the kernel does
+not queue connections on a worker that would answer them with stale or missing lists.
+
+Errors that gunicorn answers itself (a request line or headers too long, a bad header or
+chunk size) are sent as the API's ``{"message": ...}`` JSON instead of an HTML page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import html
+import json
+import re
+import selectors
+import time
+from functools import partial
+
+from gunicorn import http, sock
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+# A request must arrive whole within this long; a client that stalls is dropped after it.
+REQUEST_READ_TIMEOUT_S = 10.0
+# Past this many buffered bytes a thread takes the request anyway: the parser refuses a
+# head over gunicorn's limits (414, 431) and the app a body over its own (413).
+MAX_BUFFERED_BYTES = 1024 * 1024
+RECV_BYTES = 64 * 1024
+
+
+class MalformedRequest(ValueError):
+    """A request whose framing is broken (a bad chunk size): answered 400 by the worker."""
+
+
+def _chunked_body_complete(buffer: bytes, start: int) -> bool:
+    """Whether ``buffer[start:]`` holds a whole chunked body (last chunk and trailers);
+    ``MalformedRequest`` if a chunk size or a chunk's terminator is wrong."""
+    position = start
+    while True:
+        line_end = buffer.find(b"\r\n", position)
+        if line_end < 0:
+            return False
+        size_text = buffer[position:line_end].split(b";")[0].strip()
+        if not re.fullmatch(rb"[0-9a-fA-F]{1,15}", size_text):
+            raise MalformedRequest(f"invalid chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
+        if size == 0:
+            return buffer.find(b"\r\n\r\n", line_end) >= 0
+        position = line_end + 2 + size + 2
+        if position > len(buffer):
+            return False
+        if buffer[position - 2 : position] != b"\r\n":
+            raise MalformedRequest("a chunk is longer than its size says")
+
+
+def take_expectation(buffer: bytes) -> bytes | None:
+    """If the buffered head of an HTTP/1.1 request expects ``100-continue``, the buffer
+    without that header line: the worker answers the expectation itself (the client sends
+    its body only then) and the request goes on as one without it. None otherwise."""
+    head_end = buffer.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    request_line, *fields = buffer[:head_end].split(b"\r\n")
+    kept = [
+        line
+        for line in fields
+        if [part.strip().lower() for part in line.partition(b":")[::2]]
+        != [b"expect", b"100-continue"]
+    ]
+    if len(kept) == len(fields) or not request_line.endswith(b"HTTP/1.1"):
+        return None
+    return b"\r\n".join([request_line, *kept]) + buffer[head_end:]
+
+
+def request_complete(buffer: bytes) -> bool:
+    """Whether ``buffer`` starts with a whole HTTP/1 request a thread can handle without
+    waiting for the client: its head and, by ``Content-Length`` or chunked encoding, its
+    body. A request with an expectation left (``take_expectation`` answers 100-continue) is
+    complete once its head is, and gunicorn refuses it (417); one whose head or body is too
+    large to buffer too, and the parser or the app refuses it.
+    ``MalformedRequest`` when its chunked body is malformed."""
+    head_end = buffer.find(b"\r\n\r\n")
+    if head_end < 0:
+        return len(buffer) > MAX_BUFFERED_BYTES
+    body = head_end + 4
+    length, chunked = 0, False
+    for line in buffer[:head_end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name, value = name.strip().lower(), value.strip().lower()
+        if name == b"expect":
+            return True
+        if name == b"transfer-encoding":
+            chunked = b"chunked" in value
+        elif name == b"content-length":
+            if not value.isdigit():
+                return True
+            length = int(value)
+    if chunked:
+        return len(buffer) > MAX_BUFFERED_BYTES or _chunked_body_complete(buffer, body)
+    return length > MAX_BUFFERED_BYTES or len(buffer) - body >= length
+
+
+def json_answer(status_line: str, message: str) -> bytes:
+    """A whole HTTP/1.1 answer with the API's error body, closing the connection."""
+    body = json.dumps({"message": message}).encode()
+    head = (
+        f"{status_line}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+def json_error(raw: bytes) -> bytes:
+    """gunicorn's HTML error answer (``gunicorn.util.write_error``) as the API's JSON:
+    the same status line, ``{"message": ...}`` with the page's message (or its reason)."""
+    text = raw.decode("latin-1")
+    status_line = text.split("\r\n", 1)[0]
+    reason = status_line.split(" ", 2)[2] if status_line.count(" ") >= 2 else "Error"
+    page = re.search(r"</h1>(.*)</body>", text, re.DOTALL)
+    message = html.unescape(page.group(1)).strip() if page else ""
+    return json_answer(status_line, message or reason)
+
+
+class _Captured:
+    """Stands in for a client socket while gunicorn writes an error page to it."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def gettimeout(self) -> None:
+        return None
+
+    def setblocking(self, _flag: bool) -> None:
+        pass
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+
+class BotifyWorker(ThreadWorker):
+    """gthread with whole requests, readiness before listening, JSON error pages."""
+
+    def run(self) -> None:
+        """Get ready (deployed lists, active experiment), then listen and serve."""
+        self.wsgi.extensions["botify"].get_ready()
+        if self.cfg.reuse_port and not self.sockets:
+            self.sockets = sock.create_sockets(self.cfg, self.log)
+        super().run()
+
+    def accept(self, listener) -> None:
+        """Accept a connection and wait, in the event loop, for its first request."""
+        try:
+            client, address = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, client, address, listener.getsockname())
+        # The bytes of the next request received so far.
+        conn.buffer = b""
+        self._wait_for_request(conn)
+
+    def _wait_for_request(self, conn) -> None:
+        conn.sock.setblocking(False)
+        conn.timeout = time.monotonic() + REQUEST_READ_TIMEOUT_S
+        self.pending_conns.append(conn)
+        self.poller.register(
+            conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
+        )
+
+    def _receive(self, conn) -> bool:
+        """Append what the client sent to the connection's buffer; False once it closed."""
+        try:
+            data = conn.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            return False
+        conn.buffer += data
+        return bool(data)
+
+    def on_client_socket_readable(self, conn, client) -> None:
+        """A kept-alive connection has bytes: buffer its next request."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        if not self._receive(conn):
+            self.nr_conns -= 1
+            conn.close()
+            return
+        self.enqueue_req(conn)
+
+    def _whole(self, conn) -> bool:
+        """Whether the connection's buffer holds a whole request (``MalformedRequest`` if
+        its framing is broken); answers a 100-continue expectation on the way."""
+        rewritten = take_expectation(conn.buffer)
+        if rewritten is not None:
+            conn.buffer = rewritten
+            # A client gone or unable to take 25 bytes stalls, and is dropped in time.
+            with contextlib.suppress(OSError):
+                conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return request_complete(conn.buffer)
+
+    def on_pending_socket_readable(self, conn, client) -> None:
+        """More of a request arrived: hand it to a thread once it is whole."""
+        received = self._receive(conn)
+        try:
+            if received and not self._whole(conn):
+                return
+        except MalformedRequest:
+            pass  # enqueue_req answers it
+        self.poller.unregister(client)
+        self.pending_conns.remove(conn)
+        if not received:
+            self.nr_conns -= 1
+            conn.close()
+            return
+        self.enqueue_req(conn)
+
+    def enqueue_req(self, conn) -> None:
+        """Give the connection to a thread if a whole request is buffered, else wait for it.
+
+        gthread also calls this after an answer when the client had already sent (part of)
+        its next request, which is then in the parser's buffer.
+        """
+        if conn.parser is not None:
+            conn.buffer = conn.parser.unreader.take_buffered() + conn.buffer
+        try:
+            complete = self._whole(conn)
+        except MalformedRequest as e:
+            self._refuse(conn, str(e))
+            return
+        if not complete:
+            self._wait_for_request(conn)
+            return
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(conn.buffer)
+        conn.buffer = b""
+        conn.data_ready = True
+        super().enqueue_req(conn)
+
+    def _refuse(self, conn, message: str) -> None:
+        """Answer 400 with ``message`` and close (the rest of the body cannot be framed)."""
+        self.log.warning("Invalid request from ip=%s: %s", conn.client[0], message)
+        try:
+            conn.sock.setblocking(True)
+            conn.sock.sendall(json_answer("HTTP/1.1 400 Bad Request", message))
+        except OSError:
+            self.log.debug("Failed to send error message.")
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """Drop requests that did not arrive in time; once stopping, idle connections too."""
+        super().murder_pending()
+        if not self.alive:
+            for conn in [c for c in self.pending_conns if not c.buffer]:
+                self.pending_conns.remove(conn)
+                self.poller.unregister(conn.sock)
+                self.nr_conns -= 1
+                conn.close()
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        """gunicorn's own error answers (400, 414, 431, ...) as JSON."""
+        captured = _Captured()
+        super().handle_error(req, captured, addr, exc)
+        if captured.data:
+            try:
+                client.sendall(json_error(captured.data))
+            except OSError:
+                self.log.debug("Failed to send error message.")
+
+
+def post_fork(_arbiter, worker) -> None:
+    """Close the listening sockets the arbiter just bound for this worker (``reuse_port``):
+    ``BotifyWorker.run`` binds them again once the worker is ready."""
+    if worker.cfg.reuse_port:
+        for listener in worker.sockets:
+            listener.close()
+        worker.sockets = []
