@@ -14,12 +14,15 @@ RUN /opt/botify/bin/pip install --quiet --no-index --find-links /wheels --no-dep
 # The wheels stay behind in the install stage: the image holds the installed packages only.
 FROM botify-base:bookworm
 COPY --from=install /opt/botify /opt/botify
-RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin botify \
-    && install -d -o botify -g botify /data /logs
+# In group redis: Redis's socket (/run/redis, a volume shared with the redis service) is
+# group-accessible only. A home of its own: gunicorn keeps its control socket there.
+RUN useradd --uid 10001 --create-home --groups redis --shell /usr/sbin/nologin botify \
+    && install -d -o botify -g botify /data /logs \
+    && install -d -o redis -g redis -m 0750 /run/redis
 ENV PATH=/opt/botify/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     BOTIFY_DATA_DIR=/data/world BOTIFY_LOG_DIR=/logs MPLCONFIGDIR=/tmp
 USER botify
 WORKDIR /tmp
 EXPOSE 5001
-# Redis comes from BOTIFY_REDIS_URL (the compose file points it at the redis service).
+# Redis comes from BOTIFY_REDIS_URL (the compose file: the redis service's Unix socket).
 CMD ["botify", "serve", "--host", "0.0.0.0", "--port", "5001", "--workers", "2"]

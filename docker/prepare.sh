@@ -65,21 +65,54 @@ SOURCES
   trap - EXIT
 }
 
+# pip download picks wheels for another interpreter (--python-version, --platform) but judges
+# environment markers by the host's own: a requirement like `async-timeout;
+# python_full_version < "3.11.3"` is skipped on a 3.11.7 host though the image's 3.11.2 needs
+# it. So the image's own pip, offline, names what is missing, until nothing is.
+missing_wheel() {
+  local output
+  if output=$(docker run --rm --network none -v "$PWD/$WHEELS:/wheels:ro" "$BASE_IMAGE" sh -c \
+    'python3 -m venv /tmp/venv && /tmp/venv/bin/pip install --dry-run --no-index \
+       --find-links /wheels -r /wheels/requirements.txt "setuptools>=68" wheel' 2>&1); then
+    return 0
+  fi
+  local missing
+  missing=$(sed -n 's/^ERROR: No matching distribution found for \([^;]*\).*$/\1/p' <<<"$output")
+  if [[ -z "$missing" ]]; then
+    echo "$output" >&2
+    exit 1
+  fi
+  echo "$missing"
+}
+
+download() {
+  # pip does not widen a manylinux_2_X platform to older glibc versions by itself: name
+  # every one that bookworm's glibc 2.36 runs.
+  local platforms=(--platform linux_x86_64 --platform manylinux2014_x86_64)
+  for minor in $(seq 5 36); do platforms+=(--platform "manylinux_2_${minor}_x86_64"); done
+  "$PYTHON" -m pip download --quiet --only-binary=:all: --dest "$WHEELS" \
+    --python-version 3.11 --implementation cp --abi cp311 "${platforms[@]}" "$@"
+}
+
 wheels() {
   if cmp -s requirements.txt "$WHEELS/requirements.txt"; then
     step "$WHEELS is up to date with requirements.txt"
     return
   fi
-  # pip does not widen a manylinux_2_X platform to older glibc versions by itself: name
-  # every one that bookworm's glibc 2.36 runs.
-  local platforms=(--platform linux_x86_64 --platform manylinux2014_x86_64)
-  for minor in $(seq 5 36); do platforms+=(--platform "manylinux_2_${minor}_x86_64"); done
-  step "pip download: wheels for CPython 3.11 into $WHEELS"
+  step "pip download: wheels for the image's CPython 3.11 into $WHEELS"
   rm -rf "$WHEELS"
-  "$PYTHON" -m pip download --quiet --only-binary=:all: --dest "$WHEELS" \
-    --python-version 3.11 --implementation cp --abi cp311 "${platforms[@]}" \
-    -r requirements.txt "setuptools>=68" wheel
+  download -r requirements.txt "setuptools>=68" wheel
   cp requirements.txt "$WHEELS/requirements.txt"
+  local missing
+  for _ in $(seq 10); do
+    missing=$(missing_wheel)
+    [[ -z "$missing" ]] && return
+    step "the image's pip also needs: $missing"
+    download "$missing"
+  done
+  echo "docker/prepare.sh: $WHEELS still misses $missing" >&2
+  rm "$WHEELS/requirements.txt"
+  exit 1
 }
 
 started=$SECONDS

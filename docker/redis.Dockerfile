@@ -1,7 +1,7 @@
 # Redis from Debian's redis-server package, as its unprivileged `redis` user.
 FROM botify-base:bookworm
-RUN install -d -o redis -g redis -m 0750 /data
+# /run/redis holds the socket (group redis: the replicas' user is a member), /data the dumps.
+RUN install -d -o redis -g redis -m 0750 /data /run/redis
 USER redis
 WORKDIR /data
-EXPOSE 6379
-CMD ["redis-server", "--dir", "/data"]
+CMD ["redis-server", "--port", "0", "--unixsocket", "/run/redis/redis.sock", "--dir", "/data"]
