@@ -84,7 +84,7 @@ class Deployment:
     data: Path
     logs: Path
     work: Path
-    timings: dict = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)  # seconds and counts, printed at the end
     answered: int = 0  # requests answered through nginx so far, as the clients counted
 
     @property
@@ -189,10 +189,10 @@ def deployment(tmp_path_factory):
     work = tmp_path_factory.mktemp("compose")
     data, logs = work / "data", work / "logs"
     logs.mkdir()
-    timings = {}
+    figures = {}
     started = time.monotonic()
     run([str(ROOT / "docker" / "prepare.sh")], 3600, env=os.environ | {"PYTHON": sys.executable})
-    timings["prepare"] = time.monotonic() - started
+    figures["prepare"] = time.monotonic() - started
     run([sys.executable, "-m", "sim", "world", *WORLD, "--out", str(data / "world")], 300)
     for path in [data, logs, *data.rglob("*")]:
         os.chown(path, REPLICA_UID, REPLICA_UID)
@@ -202,14 +202,14 @@ def deployment(tmp_path_factory):
         "BOTIFY_HOST_PORT": str(free_port()),
         "REDIS_PASSWORD": secrets.token_hex(16),
     }
-    deployment = Deployment(f"botifytest{os.getpid()}", env, data, logs, work, timings)
+    deployment = Deployment(f"botifytest{os.getpid()}", env, data, logs, work, figures)
     try:
         started = time.monotonic()
         deployment.compose("up", "--build", "--detach", "--scale", f"recommender={REPLICAS}")
-        timings["build and up"] = time.monotonic() - started
+        figures["build and up"] = time.monotonic() - started
         wait_until(lambda: all_healthy(deployment), 120, "three healthy replicas")
         wait_until(lambda: requests.get(f"{deployment.url}/health").ok, 30, "nginx answers")
-        timings["healthy"] = time.monotonic() - started
+        figures["healthy"] = time.monotonic() - started
         yield deployment
     finally:
         (work / "compose.log").write_text(
@@ -222,7 +222,11 @@ def deployment(tmp_path_factory):
             ).stdout
         )
         deployment.compose("down", "--volumes", "--remove-orphans")
-        print(f"\ncompose timings (s): { {k: round(v, 1) for k, v in timings.items()} }")
+        print("\ncompose figures:", {k: _rounded(v) for k, v in figures.items()})
+
+
+def _rounded(value):
+    return round(value, 2) if isinstance(value, float) else value
 
 
 def test_an_ab_run_through_nginx_reaches_every_replica(deployment):
@@ -239,7 +243,7 @@ def test_an_ab_run_through_nginx_reaches_every_replica(deployment):
         lambda: _served_everywhere(replicas, "AB"), 30, "every replica serves AB and the lists"
     )
     day2 = deployment.finish(deployment.sim(2, DAY_SESSIONS), day=2)
-    deployment.timings["A/B run"] = time.monotonic() - started
+    deployment.figures["A/B run"] = time.monotonic() - started
     report = deployment.work / "report"
     run(
         [sys.executable, "-m", "botify", "report", "--logs", str(deployment.logs)]
@@ -298,6 +302,7 @@ def test_a_replica_killed_under_load_costs_the_simulator_nothing_and_comes_back(
     killed_at = time.monotonic()
     answered = deployment.finish(load, day=3)  # the run fails on any HTTP error
     assert answered == deployment.answered - answered_before
+    deployment.figures["kill: requests answered"] = answered
 
     back = wait_until(
         lambda: (
@@ -307,7 +312,7 @@ def test_a_replica_killed_under_load_costs_the_simulator_nothing_and_comes_back(
         120,
         "the killed replica restarted and healthy",
     )
-    deployment.timings["replica back after kill"] = time.monotonic() - killed_at
+    deployment.figures["replica back after kill"] = time.monotonic() - killed_at
     assert back
     host = victim["Config"]["Hostname"]
     before = lines_by_host(deployment.logs)[host]
@@ -318,6 +323,7 @@ def test_a_replica_killed_under_load_costs_the_simulator_nothing_and_comes_back(
     # and at most one line per simulator worker is a request the victim logged but never
     # answered (its log line is written right before the answer).
     lines = sum(lines_by_host(deployment.logs).values())
+    deployment.figures["kill: lines beyond answers"] = lines - deployment.answered
     assert 0 <= lines - deployment.answered <= SIM_WORKERS
 
 
@@ -350,7 +356,10 @@ def test_redis_restarted_degrades_answers_and_recovers_state(deployment):
     deployment.answered += len(answers)
 
     assert {a.status for a in answers} == {200}
-    assert [a for a in answers if stopped_at < a.sent_at < restarted_at]
+    during = [a for a in answers if stopped_at < a.sent_at < restarted_at]
+    assert during
+    deployment.figures["redis: requests, during the outage"] = len(answers), len(during)
+    deployment.figures["redis: slowest answer"] = max(a.seconds for a in answers)
     events = [e for _, e in events_of(deployment.logs) if e["user"] in users]
     degraded = [e for e in events if e["degraded"]]
     assert degraded and all(e["served_by"] == DEGRADED for e in degraded)
