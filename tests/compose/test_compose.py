@@ -154,9 +154,9 @@ def wait_until(condition, within_s: float, what: str, pause_s: float = 0.5):
         time.sleep(pause_s)
 
 
-def all_healthy(deployment: Deployment) -> bool:
+def all_healthy(deployment: Deployment, replicas: int = REPLICAS) -> bool:
     states = [inspect(c)["State"] for c in deployment.containers("recommender")]
-    return len(states) == REPLICAS and all(
+    return len(states) == replicas and all(
         s["Running"] and s.get("Health", {}).get("Status") == "healthy" for s in states
     )
 
@@ -208,7 +208,7 @@ def deployment(tmp_path_factory):
         deployment.compose("up", "--build", "--detach", "--scale", f"recommender={REPLICAS}")
         figures["build and up"] = time.monotonic() - started
         wait_until(lambda: all_healthy(deployment), 120, "three healthy replicas")
-        wait_until(lambda: requests.get(f"{deployment.url}/health").ok, 30, "nginx answers")
+        wait_until(lambda: _answers(deployment.url), 30, "nginx answers")
         figures["healthy"] = time.monotonic() - started
         yield deployment
     finally:
@@ -292,11 +292,15 @@ def test_a_replica_killed_under_load_costs_the_simulator_nothing_and_comes_back(
 
     load = deployment.sim(3, DAY_SESSIONS)
     wait_until(
-        lambda: sum(lines_by_host(deployment.logs).values()) > lines_before + 2000,
+        lambda: (
+            load.poll() is not None
+            or sum(lines_by_host(deployment.logs).values()) > lines_before + 2000
+        ),
         120,
         "traffic flows",
         pause_s=0.2,
     )
+    assert load.poll() is None, f"the simulator stopped early:\n{load.communicate()[0]}"
     # A crash, not a shutdown: SIGKILL to the replica's first process, from the host.
     os.kill(victim["State"]["Pid"], signal.SIGKILL)
     killed_at = time.monotonic()
@@ -395,3 +399,25 @@ def test_redis_is_private_and_no_container_runs_as_root(deployment):
             top = run(["docker", "top", container, "-eo", "pid,uid,comm"], 60).stdout
             uids = {int(line.split()[1]) for line in top.splitlines()[1:]}
             assert uids and 0 not in uids, (service, top)
+
+
+def test_a_scaled_up_replica_takes_traffic_once_nginx_restarts(deployment):
+    deployment.compose("up", "--detach", "--no-recreate", "--scale", f"recommender={REPLICAS + 1}")
+    wait_until(lambda: all_healthy(deployment, REPLICAS + 1), 120, "four healthy replicas")
+    deployment.compose("restart", "nginx")  # nginx reads the replicas' addresses at start
+    wait_until(lambda: _answers(deployment.url), 30, "nginx answers again")
+    before = lines_by_host(deployment.logs)
+
+    deployment.finish(deployment.sim(5, 300), day=5)
+
+    after = lines_by_host(deployment.logs)
+    hosts = {inspect(c)["Config"]["Hostname"] for c in deployment.containers("recommender")}
+    assert len(hosts) == REPLICAS + 1
+    assert all(after[host] > before[host] for host in hosts)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/health", timeout=5).ok
+    except requests.RequestException:
+        return False
