@@ -5,11 +5,12 @@ COPY build/wheels /wheels
 RUN python3 -m venv /opt/botify \
     && /opt/botify/bin/pip install --quiet --no-index --find-links /wheels \
        -r /wheels/requirements.txt
-# The project last: editing botify rebuilds this layer only, not the dependencies'.
+# The project last: editing botify rebuilds this layer only, not the dependencies'. With its
+# dependencies checked: wheels older than requirements.txt (prepare.sh not rerun) fail here.
 COPY pyproject.toml requirements.txt requirements-dev.txt README.md /src/
 COPY botify /src/botify
 COPY sim /src/sim
-RUN /opt/botify/bin/pip install --quiet --no-index --find-links /wheels --no-deps /src
+RUN /opt/botify/bin/pip install --quiet --no-index --find-links /wheels /src
 
 # The wheels stay behind in the install stage: the image holds the installed packages only.
 FROM botify-base:bookworm
