@@ -1,19 +1,29 @@
-# The recommender service image: gunicorn + botify, running as an unprivileged user.
-FROM python:3.11-slim
+# The recommender image: gunicorn + botify, running as an unprivileged user. Built offline
+# from the base image and the wheels that docker/prepare.sh makes (no registry, no PyPI).
+FROM botify-base:bookworm AS install
+COPY build/wheels /wheels
+RUN python3 -m venv /opt/botify \
+    && /opt/botify/bin/pip install --quiet --no-index --find-links /wheels \
+       -r /wheels/requirements.txt
+# The project last: editing botify rebuilds this layer only, not the dependencies'. With its
+# dependencies checked: wheels older than requirements.txt (prepare.sh not rerun) fail here.
+COPY pyproject.toml requirements.txt requirements-dev.txt README.md /src/
+COPY botify /src/botify
+COPY sim /src/sim
+RUN /opt/botify/bin/pip install --quiet --no-index --find-links /wheels /src
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-
-WORKDIR /app
-COPY requirements.txt pyproject.toml README.md ./
-COPY botify ./botify
-COPY sim ./sim
-RUN pip install --no-cache-dir . \
-    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin botify \
-    && mkdir -p /data /logs \
-    && chown botify:botify /data /logs
-
+# The wheels stay behind in the install stage: the image holds the installed packages only.
+FROM botify-base:bookworm
+COPY --from=install /opt/botify /opt/botify
+# In group redis: Redis's socket (/run/redis, a volume shared with the redis service) is
+# group-accessible only. A home of its own: gunicorn keeps its control socket there.
+RUN useradd --uid 10001 --create-home --groups redis --shell /usr/sbin/nologin botify \
+    && install -d -o botify -g botify /data /logs \
+    && install -d -o redis -g redis -m 0750 /run/redis
+ENV PATH=/opt/botify/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    BOTIFY_DATA_DIR=/data/world BOTIFY_LOG_DIR=/logs MPLCONFIGDIR=/tmp
 USER botify
-ENV BOTIFY_DATA_DIR=/data/world BOTIFY_LOG_DIR=/logs
+WORKDIR /tmp
 EXPOSE 5001
-# Redis comes from BOTIFY_REDIS_URL (the compose file points it at the redis service).
+# Redis comes from BOTIFY_REDIS_URL (the compose file: the redis service's Unix socket).
 CMD ["botify", "serve", "--host", "0.0.0.0", "--port", "5001", "--workers", "2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -19,11 +20,14 @@ def compose() -> dict:
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.skip("docker-compose is not installed (.ci/run installs Debian's package)")
+    # The defaults, whatever the caller's shell exports (BOTIFY_HOST_PORT, REDIS_PASSWORD, ...).
+    env = {k: v for k, v in os.environ.items() if k.startswith(("PATH", "HOME", "DOCKER_"))}
     resolved = subprocess.run(
         [binary, "-f", str(ROOT / "docker-compose.yml"), "config"],
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env=env,
     )
     assert resolved.returncode == 0, resolved.stderr
     return yaml.safe_load(resolved.stdout)
@@ -37,14 +41,18 @@ def test_nginx_alone_is_published_and_fronts_the_replicas(compose):
     assert "ports" not in services["recommender"] and "ports" not in services["redis"]
     nginx_conf = (ROOT / "nginx.conf").read_text()
     assert re.search(r"server recommender:5001", nginx_conf)
+    assert re.search(r"proxy_pass http://recommender;", nginx_conf)
 
 
-def test_redis_needs_a_password_that_the_replicas_use(compose):
-    redis_command = compose["services"]["redis"]["command"]
-    password = redis_command[redis_command.index("--requirepass") + 1]
+def test_redis_has_no_network_and_needs_a_password_that_the_replicas_use(compose):
+    redis = compose["services"]["redis"]
+    command = redis["command"]
+    password = command[command.index("--requirepass") + 1]
+    socket = command[command.index("--unixsocket") + 1]
     url = compose["services"]["recommender"]["environment"]["BOTIFY_REDIS_URL"]
 
-    assert password and url == f"redis://:{password}@redis:6379/0"
+    assert redis["network_mode"] == "none" and command[command.index("--port") + 1] == "0"
+    assert password and url == f"unix://:{password}@{socket}?db=0"
 
 
 def test_the_recommender_image_runs_as_an_unprivileged_user():
