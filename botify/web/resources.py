@@ -60,7 +60,10 @@ class Track(Resource):
 
 
 class Listen(Resource):
-    """``POST /next/<user>`` and ``POST /last/<user>``: the same body, one event each."""
+    """``POST /next/<user>`` and ``POST /last/<user>``: the same body, one event each; a
+    subclass names the ``Service`` method that answers (``action``)."""
+
+    action: str
 
     def post(self, user: int):
         started = time.perf_counter()
@@ -71,26 +74,22 @@ class Listen(Resource):
         except InvalidRequest as e:
             return {"message": str(e)}, 400
         try:
-            return self.answer(svc, user, track, listened, started)
+            return getattr(svc, self.action)(user, track, listened, started)
         except LogUnavailable as e:
             # Never answered without its line (SPEC §6): refused, the client may retry.
             return {"message": f"{e}; the request was not served"}, 503
 
-    def answer(self, svc: Service, user: int, track: int, listened: float, started: float):
-        """The body of a valid request's answer."""
-        raise NotImplementedError
-
 
 class Next(Listen):
-    def answer(self, svc: Service, user: int, track: int, listened: float, started: float):
-        """The next track (``Service.next``)."""
-        return svc.next(user, track, listened, started)
+    """The next track (``Service.next``)."""
+
+    action = "next"
 
 
 class Last(Listen):
-    def answer(self, svc: Service, user: int, track: int, listened: float, started: float):
-        """The end of the session (``Service.last``)."""
-        return svc.last(user, track, listened, started)
+    """The end of the session (``Service.last``)."""
+
+    action = "last"
 
 
 class OpenAPI(Resource):
