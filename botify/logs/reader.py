@@ -211,31 +211,31 @@ def load_events(log_dir: Path) -> EventLogFrame:
                 "WHERE valid AND json_type(experiments) = 'OBJECT' ORDER BY name"
             ).fetchall()
         ]
-        treatments = "".join(
-            f", json_extract_string(experiments, ?) AS e{i}" for i in range(len(names))
-        )
+        treatments = [f"e{i}" for i in range(len(names))]
+        extracted = "".join(f", json_extract_string(experiments, ?) AS {t}" for t in treatments)
+        events_columns = [fields[name] for name in COLUMNS]
         con.execute(
-            f"CREATE TEMP TABLE kept AS SELECT {', '.join(fields[name] for name in COLUMNS)}"
-            f"{treatments} FROM parsed WHERE valid",
+            f"CREATE TEMP TABLE kept AS SELECT {', '.join(events_columns)}{extracted} "
+            "FROM parsed WHERE valid",
             [_json_path(name) for name in names],
         )
         con.execute("DROP TABLE parsed")
-        texts = [fields[name] for name in TEXT_COLUMNS] + [f"e{i}" for i in range(len(names))]
+        texts = {fields[name] for name in TEXT_COLUMNS} | set(treatments)
         frame = con.execute(
             "SELECT "
             + ", ".join(
                 _as_enum(con, column) if column in texts else column
-                for column in (*(fields[name] for name in COLUMNS), *texts[len(TEXT_COLUMNS) :])
+                for column in (*events_columns, *treatments)
             )
             + " FROM kept"
         ).df()
-    frame.columns = [*COLUMNS, *(f"e{i}" for i in range(len(names)))]
+    frame.columns = [*COLUMNS, *treatments]
     # An ENUM arrives as an ordered categorical; these categories have no order.
     frame = frame.apply(
         lambda c: c.cat.as_unordered() if isinstance(c.dtype, pd.CategoricalDtype) else c
     )
     events = frame[EVENT_COLUMNS]
-    experiments = frame[[f"e{i}" for i in range(len(names))]].set_axis(names, axis=1)
+    experiments = frame[treatments].set_axis(names, axis=1)
     return _frames(events, experiments, stats, stats.events - valid_events)
 
 

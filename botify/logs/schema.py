@@ -23,10 +23,9 @@ COLUMN = "column"
 CHECK = "check"
 MESSAGES = ("next", "last")
 
-# Column types: exact dtypes for checked fields; "number" is float64 and "Int64" nullable,
-# NaN / <NA> where a value is missing or not a JSON number; "category" holds each of a few
-# distinct strings once.
-EXACT_TYPES = ("int64", "float64")
+# Column types: "int64" and "float64" for checked fields; "number" is float64 and "Int64"
+# nullable, NaN / <NA> where a value is missing or not a JSON number; "category" holds each of
+# a few distinct strings once.
 
 # What a checked field's JSON value must be (the reader turns these into SQL):
 # "message": "next" or "last"; "int64": an integer (not a float, not a boolean) in int64's
