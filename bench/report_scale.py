@@ -45,6 +45,8 @@ def replicate(source: Path, out: Path, events: int) -> int:
             [files],
         )
         size, users = con.execute('SELECT count(*), max("user") + 1 FROM source').fetchone()
+        # Logs from before a field existed (epoch) are copied without it.
+        present = {row[0] for row in con.execute("DESCRIBE source").fetchall()}
         written = 0
         for copy in range(math.ceil(events / size)):
             take = min(size, events - written)
@@ -55,6 +57,7 @@ def replicate(source: Path, out: Path, events: int) -> int:
             columns = ", ".join(
                 f'{shifted[name]} AS "{name}"' if name in shifted else f'"{name}"'
                 for name in FIELDS
+                if name in present
             )
             target = out / f"events-scale-{copy}-0-00000.jsonl"
             con.execute(

@@ -72,6 +72,8 @@ VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "log_max_bytes": ("BOTIFY_LOG_MAX_BYTES", _number(int, "an integer")),
     "redis_timeout_s": ("BOTIFY_REDIS_TIMEOUT_S", _number(float, "a number")),
     "deploy_check_s": ("BOTIFY_DEPLOY_CHECK_S", _number(float, "a number")),
+    "log_memory_gb": ("BOTIFY_LOG_MEMORY_GB", _number(float, "a number")),
+    "log_threads": ("BOTIFY_LOG_THREADS", _number(int, "an integer")),
 }
 
 
@@ -110,6 +112,10 @@ class Config:
     log_max_bytes: int = 64 * 1024 * 1024
     redis_timeout_s: float = 0.5
     deploy_check_s: float = 1.0
+    # Reading logs (report, training): DuckDB's memory limit, beyond which it spills to a
+    # temporary directory, and its threads (0: one per core).
+    log_memory_gb: float = 2.0
+    log_threads: int = 0
 
     @classmethod
     def from_env(cls) -> Config:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from botify.logs.reader import EventLog
+
 _TREATMENT_NAME = re.compile(r"T(\d+)")
 
 
@@ -27,44 +29,70 @@ class UserTreatments:
     users_with_conflicting_treatments: int
 
 
-def latest_experiment(events: pd.DataFrame, experiments: pd.DataFrame) -> str:
+def latest_experiment(log: EventLog) -> str:
     """The experiment to analyse by default: the one served by the latest event.
 
     In logs without the ``experiment`` field, the most frequently logged one.
     """
-    served = events["experiment"].notna()
-    if served.any():
-        return str(events.loc[events.loc[served, "timestamp"].idxmax(), "experiment"])
-    counts = experiments.notna().sum()
-    if counts.empty or counts.max() == 0:
+    latest = log.row(
+        'SELECT experiment FROM events WHERE experiment IS NOT NULL ORDER BY timestamp DESC, "row" '
+        "LIMIT 1"
+    )
+    if latest is not None:
+        return str(latest[0])
+    columns = log.experiment_columns
+    counts = (
+        log.row(
+            "SELECT "
+            + ", ".join(f"count({column})" for column in columns.values())
+            + " FROM events"
+        )
+        if columns
+        else ()
+    )
+    if not counts or max(counts) == 0:
         raise ValueError("the logs carry no experiment assignment")
-    return str(counts.idxmax())
+    return list(columns)[counts.index(max(counts))]
 
 
-def served_under(events: pd.DataFrame, experiments: pd.DataFrame, experiment: str) -> pd.Series:
-    """Which events belong to ``experiment`` (a boolean mask aligned with ``events``)."""
-    if experiment not in experiments.columns:
+def served_under(log: EventLog, experiment: str) -> tuple[str, list]:
+    """The SQL condition on ``events`` (and its parameters) that selects the events of
+    ``experiment``."""
+    if experiment not in log.experiment_columns:
         raise ValueError(f"experiment {experiment!r} does not occur in the logs")
-    active = events["experiment"]
-    return experiments[experiment].notna() & (active.isna() | (active == experiment))
+    column = log.experiment_columns[experiment]
+    return f"({column} IS NOT NULL AND (experiment IS NULL OR experiment = ?))", [experiment]
 
 
-def user_treatments(
-    events: pd.DataFrame, experiments: pd.DataFrame, experiment: str
-) -> UserTreatments:
+def user_treatments(log: EventLog, experiment: str) -> UserTreatments:
     """The treatment of every user that has events served under ``experiment``."""
-    included = served_under(events, experiments, experiment)
-    labelled = pd.DataFrame({"user": events["user"], "treatment": experiments[experiment]})
-    labelled = labelled[included].astype({"treatment": "str"})
-    distinct = labelled.drop_duplicates()
-    per_user = distinct.groupby("user")["treatment"]
-    consistent = per_user.size() == 1
-    treatments = per_user.first()[consistent].rename("treatment")
+    condition, params = served_under(log, experiment)
+    column = log.experiment_columns[experiment]
+    per_user = log.query(
+        f"""
+        SELECT "user", min({column}) AS treatment, count(DISTINCT {column}) AS treatments
+        FROM events WHERE {condition} GROUP BY "user" ORDER BY "user"
+        """,
+        params,
+    )
+    included = log.row(f"SELECT count(*) FROM events WHERE {condition}", params)[0]
+    consistent = per_user["treatments"] == 1
+    treatments = per_user[consistent].set_index("user")["treatment"].astype("str")
     return UserTreatments(
-        treatments=treatments,
-        events_outside=int((~included).sum()),
+        treatments=treatments.set_axis(treatments.index.astype("int64")),
+        events_outside=log.events - int(included),
         users_with_conflicting_treatments=int((~consistent).sum()),
     )
+
+
+def register_treatments(log: EventLog, treatments: pd.Series) -> str:
+    """Make ``treatments`` (index: user) queryable in ``log``'s database as a relation of
+    (``user``, ``treatment``); returns its name."""
+    frame = pd.DataFrame(
+        {"user": treatments.index.to_numpy(dtype="int64"), "treatment": treatments.to_numpy(str)}
+    )
+    log.con.register("user_treatment", frame)
+    return "user_treatment"
 
 
 def expected_treatments(observed: list[str], control: str) -> list[str]:

@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from botify.analysis.assignment import register_treatments
+from botify.logs.reader import EventLog
+
 SRM_WARN_P = 0.01
 SRM_ALERT_P = 0.001
 
@@ -46,26 +49,34 @@ def sample_ratio_mismatch(
 
 
 def latency_guardrail(
-    events: pd.DataFrame,
+    log: EventLog,
+    table: str,
     treatments: pd.Series,
     control: str,
     treatment_names: list[str],
     max_increase: float = 0.2,
     quantile: float = 0.99,
 ) -> pd.DataFrame:
-    """p99 request latency per treatment (index: treatment) against the control's.
+    """p99 request latency per treatment (index: treatment) against the control's, over the
+    requests of sessionized ``table`` (``botify.logs.sessions``).
 
     Columns: ``requests``, ``p99_latency_ms``, ``change`` (fraction vs control) and
     ``breached`` (the treatment's p99 exceeds the control's by more than ``max_increase``).
     """
-    latency = events[["user", "latency"]].join(treatments.rename("treatment"), on="user")
-    grouped = latency.dropna(subset=["treatment", "latency"]).groupby("treatment")["latency"]
+    per_treatment = log.query(
+        f"""
+        SELECT treatment, count(*) AS requests, 1000 * quantile_cont(latency, ?) AS p99
+        FROM {table} JOIN {register_treatments(log, treatments)} USING ("user")
+        WHERE latency IS NOT NULL GROUP BY treatment
+        """,
+        [quantile],
+    ).set_index("treatment")
     index = pd.Index([control, *treatment_names], name="treatment")
-    p99_ms = (1000 * grouped.quantile(quantile)).reindex(index)
+    p99_ms = per_treatment["p99"].astype("float64").reindex(index)
     change = p99_ms / p99_ms[control] - 1
     return pd.DataFrame(
         {
-            "requests": grouped.size().reindex(index, fill_value=0).astype("int64"),
+            "requests": per_treatment["requests"].reindex(index, fill_value=0).astype("int64"),
             "p99_latency_ms": p99_ms,
             "change": change,
             "breached": np.asarray(change > max_increase),

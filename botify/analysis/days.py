@@ -15,9 +15,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from botify.analysis.assignment import served_under, user_treatments
-from botify.logs.reader import EventLogFrame
-from botify.logs.sessions import session_table, sessionize
+from botify.analysis.assignment import user_treatments
+from botify.analysis.diagnostics import recommender_per_treatment
+from botify.analysis.metrics import EXPERIMENT_EVENTS, experiment_metrics
+from botify.logs.reader import EventLog
 
 DAY_COLUMNS = (
     "day",
@@ -31,23 +32,16 @@ DAY_COLUMNS = (
 )
 
 
-def _recommender(events: pd.DataFrame) -> str:
-    names = events["recommender"].astype("string").dropna()
-    return str(names.mode().iloc[0]) if len(names) else ""
-
-
-def day_table(log: EventLogFrame, experiments: list[str]) -> pd.DataFrame:
+def day_table(log: EventLog, experiments: list[str]) -> pd.DataFrame:
     """One row per (day, treatment) of the ``experiments``, day ``i`` being ``experiments[i-1]``."""
     rows = []
     for day, experiment in enumerate(experiments, start=1):
-        if experiment not in log.experiments.columns:
+        if experiment not in log.experiment_columns:
             continue
-        events = log.events[served_under(log.events, log.experiments, experiment)]
-        treatments = user_treatments(log.events, log.experiments, experiment).treatments
-        sessionized = sessionize(events)
-        sessions = session_table(sessionized)
+        treatments = user_treatments(log, experiment).treatments
+        sessions, _ = experiment_metrics(log, experiment)
+        recommenders = recommender_per_treatment(log, EXPERIMENT_EVENTS, treatments)
         sessions = sessions[sessions["closed"]].join(treatments.rename("treatment"), on="user")
-        labelled = events.join(treatments.rename("treatment"), on="user")
         for treatment, group in sessions.groupby("treatment", sort=True):
             n = len(group)
             half_width = (
@@ -60,7 +54,7 @@ def day_table(log: EventLogFrame, experiments: list[str]) -> pd.DataFrame:
                     "day": day,
                     "experiment": experiment,
                     "treatment": treatment,
-                    "recommender": _recommender(labelled[labelled["treatment"] == treatment]),
+                    "recommender": recommenders.get(treatment, ""),
                     "sessions": n,
                     "time": float(group["time"].mean()),
                     "time_ci": float(half_width),

@@ -1,4 +1,4 @@
-"""Per-user metrics of the A/B analysis (SPEC §7), from sessionized events.
+"""Per-user metrics of the A/B analysis (SPEC §7), from sessions and request latencies.
 
 Per-user metrics are over closed sessions (``botify.logs.sessions``), except
 ``mean_request_latency``, which is over all of the user's requests.
@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from botify.analysis.assignment import served_under
+from botify.logs.reader import EventLog
+from botify.logs.sessions import session_table, sessionize
 
 METRICS = (
     "time",
@@ -19,27 +23,53 @@ METRICS = (
 # Metrics that guard against harm rather than measure the outcome: Holm-adjusted as a
 # family of their own (see ``botify.analysis.stats``).
 GUARDRAIL_METRICS = ("mean_request_latency",)
+# The table of an experiment's events, sessionized (``experiment_metrics``).
+EXPERIMENT_EVENTS = "experiment_events"
 
 
-def user_metrics(sessionized: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
-    """Per-user metrics (index: user; columns: ``METRICS``).
+def request_latency(log: EventLog, table: str) -> pd.DataFrame:
+    """Per user of sessionized ``table`` (``botify.logs.sessions``): the sum of request
+    latencies (``latency``, summed in request order) and how many requests have one
+    (``requests``); index: user."""
+    return log.query(
+        f"""
+        SELECT "user", fsum(latency ORDER BY session, position) AS latency,
+            count(latency) AS requests
+        FROM {table} GROUP BY "user" ORDER BY "user"
+        """
+    ).set_index("user")
+
+
+def user_metrics(sessions: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
+    """Per-user metrics (index: user; columns: ``METRICS``) from the session table
+    (``botify.logs.sessions.session_table``) and the users' ``request_latency``.
 
     A user whose sessions are all open has ``time`` 0, ``sessions`` 0 and undefined
     per-session means (NaN), so that user still counts for the sample ratio.
     """
     closed = sessions[sessions["closed"]].groupby("user")
-    users = pd.Index(np.unique(sessionized["user"].to_numpy()), name="user")
+    users = pd.Index(np.unique(sessions["user"].to_numpy()), name="user")
     time = closed["time"].sum().reindex(users, fill_value=0.0)
     count = closed.size().reindex(users, fill_value=0)
     tracks = closed["tracks"].sum().reindex(users, fill_value=0)
     per_session = count.where(count > 0)
+    timed = latency.reindex(users)
     return pd.DataFrame(
         {
             "time": time.astype("float64"),
             "sessions": count.astype("int64"),
             "mean_time_per_session": time / per_session,
             "mean_tracks_per_session": tracks / per_session,
-            "mean_request_latency": sessionized.groupby("user")["latency"].mean().reindex(users),
+            "mean_request_latency": timed["latency"]
+            / timed["requests"].where(timed["requests"] > 0),
         },
         index=users,
     )
+
+
+def experiment_metrics(log: EventLog, experiment: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sessions (``session_table``) and per-user metrics of ``experiment``'s events,
+    which stay sessionized in ``log``'s table ``EXPERIMENT_EVENTS``."""
+    sessionize(log, EXPERIMENT_EVENTS, *served_under(log, experiment))
+    sessions = session_table(log, EXPERIMENT_EVENTS)
+    return sessions, user_metrics(sessions, request_latency(log, EXPERIMENT_EVENTS))

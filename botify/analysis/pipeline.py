@@ -9,17 +9,20 @@ import pandas as pd
 from botify.analysis.assignment import (
     expected_treatments,
     latest_experiment,
-    served_under,
     user_treatments,
 )
 from botify.analysis.checks import SampleRatioCheck, latency_guardrail, sample_ratio_mismatch
 from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
-from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, user_metrics
+from botify.analysis.metrics import (
+    EXPERIMENT_EVENTS,
+    GUARDRAIL_METRICS,
+    METRICS,
+    experiment_metrics,
+)
 from botify.analysis.preperiod import PrePeriod, pre_period
 from botify.analysis.stats import compare_treatments
 from botify.config import Config
-from botify.logs.reader import EventLogFrame
-from botify.logs.sessions import session_table, sessionize
+from botify.logs.reader import EventLog
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,13 @@ class AbAnalysis:
         return self.comparison if self.adjusted is None else self.adjusted
 
 
-def default_experiment(log: EventLogFrame) -> str:
+def default_experiment(log: EventLog) -> str:
     """The experiment to analyse when none is named: the one the latest event was served under."""
-    return latest_experiment(log.events, log.experiments)
+    return latest_experiment(log)
 
 
 def analyze_experiment(
-    log: EventLogFrame,
+    log: EventLog,
     experiment: str,
     control: str = "C",
     track_artists: pd.Series | None = None,
@@ -73,7 +76,7 @@ def analyze_experiment(
     With a pre-period (events before the experiment's first), also the CUPED-adjusted
     comparison (``botify.analysis.preperiod``), on which the report decides.
     """
-    assignment = user_treatments(log.events, log.experiments, experiment)
+    assignment = user_treatments(log, experiment)
     observed = sorted(assignment.treatments.unique())
     if control not in observed:
         raise ValueError(
@@ -82,9 +85,7 @@ def analyze_experiment(
         )
     names = expected_treatments(observed, control)
     others = names[1:]
-    sessionized = sessionize(log.events[served_under(log.events, log.experiments, experiment)])
-    sessions = session_table(sessionized)
-    metrics = user_metrics(sessionized, sessions)
+    sessions, metrics = experiment_metrics(log, experiment)
     treatments = assignment.treatments
     pre = pre_period(log, experiment, metrics.index)
     compare = {
@@ -102,7 +103,7 @@ def analyze_experiment(
         control=control,
         treatment_names=others,
         files=log.read_stats.files,
-        events=len(log.events),
+        events=log.events,
         skipped_lines=log.read_stats.skipped_lines,
         invalid_events=log.invalid_events,
         events_outside=assignment.events_outside,
@@ -114,10 +115,12 @@ def analyze_experiment(
         comparison=compare_treatments(**compare),
         sample_ratio=sample_ratio_mismatch(users),
         latency=latency_guardrail(
-            sessionized, treatments, control, others, max_increase=max_latency_increase
+            log, EXPERIMENT_EVENTS, treatments, control, others, max_increase=max_latency_increase
         ),
-        diagnostics=treatment_diagnostics(sessionized, treatments, names, track_artists, good_time),
-        served_by=served_by_shares(sessionized, treatments, names),
+        diagnostics=treatment_diagnostics(
+            log, EXPERIMENT_EVENTS, sessions, treatments, names, track_artists, good_time
+        ),
+        served_by=served_by_shares(log, EXPERIMENT_EVENTS, treatments, names),
         has_artists=track_artists is not None,
         pre_period=pre,
         adjusted=None if pre is None else compare_treatments(**compare, covariates=pre.covariates),

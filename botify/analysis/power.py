@@ -23,7 +23,7 @@ from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS
 from botify.analysis.pipeline import analyze_experiment, default_experiment
 from botify.analysis.report import markdown_table
 from botify.analysis.stats import COVARIATE_PREFIX
-from botify.logs.reader import load_events
+from botify.logs.reader import open_log
 
 POWER_COLUMNS = (
     "metric",
@@ -120,15 +120,15 @@ def power_command(
     if not (mde > 0 and 0 < alpha < 1 and 0 < power < 1):
         print("error: --mde must be positive, --alpha and --power in (0, 1)", file=sys.stderr)
         return 2
-    log = load_events(logs)
-    if log.events.empty:
-        print(f"error: no readable events under {logs}", file=sys.stderr)
-        return 2
-    try:
-        analysis = analyze_experiment(log, experiment or default_experiment(log), control)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    with open_log(logs) as log:
+        if not log.events:
+            print(f"error: no readable events under {logs}", file=sys.stderr)
+            return 2
+        try:
+            analysis = analyze_experiment(log, experiment or default_experiment(log), control)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     users = analysis.treatments.index[analysis.treatments == control]
     metrics = analysis.metrics.loc[analysis.metrics.index.intersection(users)]
     pre = analysis.pre_period

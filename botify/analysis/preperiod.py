@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from botify.analysis.assignment import served_under
-from botify.analysis.metrics import METRICS, user_metrics
+from botify.analysis.metrics import METRICS, request_latency, user_metrics
 from botify.analysis.stats import COVARIATE_PREFIX
-from botify.logs.reader import EventLogFrame
+from botify.logs.reader import EventLog
 from botify.logs.sessions import session_table, sessionize
 
 
@@ -39,10 +39,11 @@ class PrePeriod:
     covariates: pd.DataFrame  # index: user; columns: pre_<metric> for every metric
 
 
-def experiment_start(log: EventLogFrame, experiment: str) -> int:
+def experiment_start(log: EventLog, experiment: str) -> int:
     """Timestamp (ms) of the first event served under ``experiment``."""
-    mask = served_under(log.events, log.experiments, experiment)
-    return int(log.events.loc[mask, "timestamp"].min())
+    condition, params = served_under(log, experiment)
+    query = f"SELECT min(timestamp) FROM events WHERE {condition}"
+    return int(log.row(query, params)[0])
 
 
 def fill_covariates(pre_metrics: pd.DataFrame, users: pd.Index) -> pd.DataFrame:
@@ -53,17 +54,20 @@ def fill_covariates(pre_metrics: pd.DataFrame, users: pd.Index) -> pd.DataFrame:
     return filled[list(METRICS)].add_prefix(COVARIATE_PREFIX).astype("float64")
 
 
-def pre_period(log: EventLogFrame, experiment: str, users: pd.Index) -> PrePeriod | None:
-    """The pre-period of ``experiment`` and covariates of ``users``; None without one."""
+def pre_period(log: EventLog, experiment: str, users: pd.Index) -> PrePeriod | None:
+    """The pre-period of ``experiment`` and covariates of ``users``; None without one.
+
+    Its events are sessionized into the table ``pre_period_events`` of ``log``'s database.
+    """
     start = experiment_start(log, experiment)
-    earlier = log.events[log.events["timestamp"] < start]
-    if earlier.empty:
+    events = sessionize(log, "pre_period_events", "timestamp < ?", [start])
+    if not events:
         return None
-    sessionized = sessionize(earlier)
-    pre_metrics = user_metrics(sessionized, session_table(sessionized))
+    sessions = session_table(log, "pre_period_events")
+    pre_metrics = user_metrics(sessions, request_latency(log, "pre_period_events"))
     return PrePeriod(
         start=start,
-        events=len(earlier),
+        events=events,
         users_seen=int(users.isin(pre_metrics.index).sum()),
         users=len(users),
         covariates=fill_covariates(pre_metrics, users),

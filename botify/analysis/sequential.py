@@ -23,12 +23,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from botify.analysis.assignment import expected_treatments, served_under, user_treatments
-from botify.analysis.metrics import user_metrics
+from botify.analysis.assignment import expected_treatments, user_treatments
+from botify.analysis.metrics import experiment_metrics
 from botify.analysis.preperiod import pre_period
 from botify.analysis.stats import compare_treatments
-from botify.logs.reader import EventLogFrame
-from botify.logs.sessions import session_table, sessionize
+from botify.logs.reader import EventLog
 
 
 def mixture_rho(alpha: float, n_star: float) -> float:
@@ -90,7 +89,7 @@ LOOK_COLUMNS = (
 
 
 def running_effects(
-    log: EventLogFrame,
+    log: EventLog,
     experiment: str,
     control: str = "C",
     metric: str = MONITOR_METRIC,
@@ -103,10 +102,9 @@ def running_effects(
     is the report's decisive row of ``metric`` with an always-valid interval; the treatments
     share ``alpha``. One row per treatment (``LOOK_COLUMNS`` and more).
     """
-    treatments = user_treatments(log.events, log.experiments, experiment).treatments
+    treatments = user_treatments(log, experiment).treatments
     names = expected_treatments(sorted(treatments.unique()), control)[1:]
-    sessionized = sessionize(log.events[served_under(log.events, log.experiments, experiment)])
-    metrics = user_metrics(sessionized, session_table(sessionized))
+    _, metrics = experiment_metrics(log, experiment)
     pre = pre_period(log, experiment, metrics.index)
     comparison = compare_treatments(
         metrics,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from botify.config import Config
 from botify.logs.schema import COLUMNS, FIELD_CHECKS, MESSAGES
 
 FILE_GLOB = "events-*.jsonl"
@@ -60,21 +63,6 @@ def read_events(log_dir: Path, stats: ReadStats | None = None) -> Iterator[dict]
                     continue
                 stats.events += 1
                 yield event
-
-
-@dataclass(frozen=True)
-class EventLogFrame:
-    """Every well-formed event of a log directory.
-
-    ``events`` has one row per event with the schema's ``COLUMNS``, in file order (files as
-    ``log_files`` orders them, lines in order); ``experiments`` is aligned with it row by
-    row and has one column per experiment name (sorted) holding the event's treatment.
-    """
-
-    events: pd.DataFrame
-    experiments: pd.DataFrame
-    read_stats: ReadStats
-    invalid_events: int
 
 
 EVENT_COLUMNS = list(COLUMNS)
@@ -128,11 +116,6 @@ def _json_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _typed(events: pd.DataFrame) -> pd.DataFrame:
-    dtypes = {"number": "float64", "category": "category"}
-    return events.astype({name: dtypes.get(kind, kind) for name, kind in COLUMNS.items()})
-
-
 def _no_progress_bar(con: duckdb.DuckDBPyConnection) -> None:
     # DuckDB draws a bar on stderr for queries over 2 s: noise in the logs of a nightly run.
     # Under Jupyter it refuses the setting unless ipywidgets is installed, and draws no bar
@@ -141,106 +124,151 @@ def _no_progress_bar(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("SET enable_progress_bar = false")
 
 
-def _as_enum(con: duckdb.DuckDBPyConnection, column: str) -> str:
-    """SQL casting text ``column`` of table ``kept`` to an ENUM of its values (sorted, as
-    pandas orders categories), which arrives in pandas as a categorical: text columns as
-    Python strings tripled the reader's peak memory (1.3 GB for 1.1 million events)."""
-    values = [
-        row[0]
-        for row in con.execute(
-            f"SELECT DISTINCT {column} FROM kept WHERE {column} IS NOT NULL ORDER BY 1"
-        ).fetchall()
-    ]
-    if not values:
-        return column
-    kind = "ENUM (" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
-    return f"CAST({column} AS {kind}) AS {column}"
+# A frame column type's DuckDB type (``botify.logs.schema``'s column kinds).
+SQL_TYPES = {
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "number": "DOUBLE",
+    "Int64": "BIGINT",
+    "category": "VARCHAR",
+}
 
 
-def load_events(log_dir: Path) -> EventLogFrame:
-    """Read every event-log segment under ``log_dir`` (all processes, rotated files) with
-    DuckDB: the lines are parsed and checked in its engine, not one by one in Python.
+class EventLog:
+    """Every well-formed event of a log directory, in the DuckDB table ``events`` of its own
+    in-memory database (``open_log``), which spills to disk beyond its memory limit.
+
+    ``events`` has the schema's ``COLUMNS`` (as ``SQL_TYPES``), ``row`` (the event's place in
+    file order: files as ``log_files`` orders them, lines in order) and, for each experiment
+    name, the event's treatment in a column named by ``experiment_columns``. Analysis and
+    training query it (``query``) and pull only their results into pandas.
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        experiment_columns: dict[str, str],
+        read_stats: ReadStats,
+        invalid_events: int,
+        spill_dir: Path,
+    ) -> None:
+        self.con = con
+        self.experiment_columns = experiment_columns
+        self.read_stats = read_stats
+        self.invalid_events = invalid_events
+        self._spill_dir = spill_dir
+        self.events = int(self.row("SELECT count(*) FROM events")[0])
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """The result of ``sql`` (with ``?`` placeholders for ``params``) as a frame."""
+        return self.con.execute(sql, params or []).df()
+
+    def row(self, sql: str, params: list | None = None) -> tuple | None:
+        """The first row of ``sql``'s result (None if it has none)."""
+        # Fetched to the end: a result left open blocks registering a frame.
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        """Close the database and remove what it spilled to disk."""
+        self.con.close()
+        shutil.rmtree(self._spill_dir, ignore_errors=True)
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(memory_gb: float, threads: int, spill_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB database that keeps under ``memory_gb`` (spilling to
+    ``spill_dir``) and runs on ``threads`` threads (0: one per core)."""
+    settings = {"memory_limit": f"{memory_gb}GB", "temp_directory": str(spill_dir)}
+    if threads:
+        settings["threads"] = threads
+    con = duckdb.connect(config=settings)
+    _no_progress_bar(con)
+    return con
+
+
+def open_log(log_dir: Path, memory_gb: float | None = None, threads: int | None = None) -> EventLog:
+    """Read every event-log segment under ``log_dir`` (all processes, rotated files) into an
+    ``EventLog``: the lines are parsed and checked in DuckDB's engine, not one by one in
+    Python, and stay there. ``memory_gb`` and ``threads`` default to ``BOTIFY_LOG_MEMORY_GB``
+    and ``BOTIFY_LOG_THREADS`` (``botify.config``).
 
     Lines that are not a JSON object (torn, garbage, blank) are counted in
     ``read_stats.skipped_lines``; objects that fail the schema's checks (``FIELD_CHECKS``:
     e.g. a message other than next/last, a user that is not an integer) are dropped and
     counted in ``invalid_events``; a line with none of the event's fields is not an event
-    (skipped). Numeric text counts as a number in the unchecked number columns. On the
-    learning bench's 162,039 demo-world events it took 4.1 s where parsing with ``json`` and
-    building frames record by record took 13.2 s (same command, a loaded machine).
+    (skipped). Numeric text counts as a number in the unchecked number columns.
     """
-    files = log_files(Path(log_dir))
+    config = Config.from_env()
+    spill_dir = Path(tempfile.mkdtemp(prefix="botify-log-"))
+    con = connect(
+        config.log_memory_gb if memory_gb is None else memory_gb,
+        config.log_threads if threads is None else threads,
+        spill_dir,
+    )
+    try:
+        return _load(con, Path(log_dir), spill_dir)
+    except BaseException:
+        con.close()
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        raise
+
+
+def _load(con: duckdb.DuckDBPyConnection, log_dir: Path, spill_dir: Path) -> EventLog:
+    files = log_files(log_dir)
     stats = ReadStats(files=len(files))
-    lines = sum(count_lines(path) for path in files)
-    if not files:
-        return _frames(pd.DataFrame(columns=EVENT_COLUMNS), pd.DataFrame(), stats, 0)
     fields = {name: f'"{name}"' for name in (*COLUMNS, "experiments")}
     read_types = {name: _read_type(name) for name in COLUMNS} | {"experiments": "JSON"}
-    raw = ", ".join(f"'{name}': '{kind}'" for name, kind in read_types.items())
-    valid = " AND ".join(
-        f"({_CHECK_SQL[check].format(v=fields[name])})" for name, check in FIELD_CHECKS.items()
-    )
-    columns = ", ".join(
-        (_FROM_JSON[kind].format(v=fields[name]) if read_types[name] == "JSON" else fields[name])
-        + f" AS {fields[name]}"
-        for name, kind in COLUMNS.items()
-    )
-    with duckdb.connect() as con:
-        _no_progress_bar(con)
+    typed = ", ".join(f"{fields[name]} {SQL_TYPES[kind]}" for name, kind in COLUMNS.items())
+    con.execute(f"CREATE TABLE parsed (valid BOOLEAN, {typed}, experiments JSON)")
+    if files:
+        raw = ", ".join(f"'{name}': '{kind}'" for name, kind in read_types.items())
+        valid = " AND ".join(
+            f"({_CHECK_SQL[check].format(v=fields[name])})" for name, check in FIELD_CHECKS.items()
+        )
+        columns = ", ".join(
+            _FROM_JSON[kind].format(v=fields[name]) if read_types[name] == "JSON" else fields[name]
+            for name, kind in COLUMNS.items()
+        )
         # Each line parsed once, straight into the fields it has (JSON values). A line that
         # does not parse, is not an object or has none of the fields is a row of NULLs:
         # not an event.
         con.execute(
             f"""
-            CREATE TEMP TABLE parsed AS
-            SELECT {valid} AS valid, {columns}, experiments
+            INSERT INTO parsed
+            SELECT {valid}, {columns}, experiments
             FROM read_json(?, format = 'newline_delimited', ignore_errors = true,
                            columns = {{{raw}}})
             WHERE NOT ({" AND ".join(f"{field} IS NULL" for field in fields.values())})
             """,
             [[str(path) for path in files]],
         )
-        stats.events, valid_events = con.execute(
-            "SELECT count(*), count(*) FILTER (valid) FROM parsed"
-        ).fetchone()
-        stats.skipped_lines = lines - stats.events
-        names = [
-            row[0]
-            for row in con.execute(
-                "SELECT DISTINCT unnest(json_keys(experiments)) AS name FROM parsed "
-                "WHERE valid AND json_type(experiments) = 'OBJECT' ORDER BY name"
-            ).fetchall()
-        ]
-        treatments = [f"e{i}" for i in range(len(names))]
-        extracted = "".join(f", json_extract_string(experiments, ?) AS {t}" for t in treatments)
-        events_columns = [fields[name] for name in COLUMNS]
-        con.execute(
-            f"CREATE TEMP TABLE kept AS SELECT {', '.join(events_columns)}{extracted} "
-            "FROM parsed WHERE valid",
-            [_json_path(name) for name in names],
-        )
-        con.execute("DROP TABLE parsed")
-        texts = {fields[name] for name in TEXT_COLUMNS} | set(treatments)
-        frame = con.execute(
-            "SELECT "
-            + ", ".join(
-                _as_enum(con, column) if column in texts else column
-                for column in (*events_columns, *treatments)
-            )
-            + " FROM kept"
-        ).df()
-    frame.columns = [*COLUMNS, *treatments]
-    # An ENUM arrives as an ordered categorical; these categories have no order.
-    frame = frame.apply(
-        lambda c: c.cat.as_unordered() if isinstance(c.dtype, pd.CategoricalDtype) else c
+    stats.events, valid_events = con.execute(
+        "SELECT count(*), count(*) FILTER (valid) FROM parsed"
+    ).fetchone()
+    stats.skipped_lines = sum(count_lines(path) for path in files) - stats.events
+    names = [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT unnest(json_keys(experiments)) AS name FROM parsed "
+            "WHERE valid AND json_type(experiments) = 'OBJECT' ORDER BY name"
+        ).fetchall()
+    ]
+    experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
+    extracted = "".join(
+        f", json_extract_string(experiments, ?) AS {column}"
+        for column in experiment_columns.values()
     )
-    events = frame[EVENT_COLUMNS]
-    experiments = frame[treatments].set_axis(names, axis=1)
-    return _frames(events, experiments, stats, stats.events - valid_events)
-
-
-def _frames(
-    events: pd.DataFrame, experiments: pd.DataFrame, stats: ReadStats, invalid: int
-) -> EventLogFrame:
-    experiments = experiments.reindex(events.index).astype("category")
-    return EventLogFrame(_typed(events), experiments, stats, invalid)
+    # rowid: rows are inserted in the order read_json reads them, which is file order.
+    con.execute(
+        f"CREATE TABLE events AS SELECT rowid AS row, {', '.join(fields[name] for name in COLUMNS)}"
+        f"{extracted} FROM parsed WHERE valid",
+        [_json_path(name) for name in names],
+    )
+    con.execute("DROP TABLE parsed")
+    return EventLog(con, experiment_columns, stats, stats.events - valid_events, spill_dir)

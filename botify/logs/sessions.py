@@ -1,9 +1,9 @@
-"""Sessions from events (SPEC §7), shared by training and the A/B analysis.
+"""Sessions from events (SPEC §7), shared by training and the A/B analysis, in SQL.
 
 Per user, events are ordered by ``(timestamp, epoch, request)`` (timestamps can tie at
 millisecond resolution; the user's request counter breaks the tie, and since a Redis that
-lost its data restarts the counter, its epoch comes first) and a ``last`` event closes a
-session.
+lost its data restarts the counter, its epoch comes first; logs from before the epoch have
+none, and what still ties keeps file order) and a ``last`` event closes a session.
 A session of L listened recommended tracks is L+1 events::
 
     next(first, 1.0), next(r1, t1), ..., next(r_{L-1}, t_{L-1}), last(r_L, t_L)
@@ -17,49 +17,72 @@ the user's own first track with time 1.0, which is not the outcome of a recommen
 
 A session without a ``last`` (the user was still listening when the logs were cut) is open:
 the analysis excludes it from its metrics and counts it (``botify.analysis.metrics``).
+
+The work happens in the ``EventLog``'s DuckDB database: a window per user labels the
+sessions (``sessionize``), so memory stays bounded however long the logs; only one row per
+session comes out (``session_table``). Every sum over floats is ordered (``fsum(x ORDER BY
+...)``): a parallel aggregate adds in an order that depends on the threads, and the same
+logs must give the same figures on any machine.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from botify.logs.reader import EventLog
 
-def sessionize(events: pd.DataFrame) -> pd.DataFrame:
-    """Order events per user and label their sessions.
-
-    Returns the events sorted by ``(user, timestamp, epoch, request)`` (logs from before
-    the epoch have none: the request alone breaks ties) with three more columns:
-    ``session_id`` (unique over the frame), ``position`` (0 for the session's first event)
-    and ``closed`` (the session ends with a ``last``).
-    """
-    order = ["user", "timestamp", *(["epoch"] if "epoch" in events else []), "request"]
-    ordered = events.sort_values(order, kind="stable").reset_index(drop=True)
-    user = ordered["user"].to_numpy()
-    is_last = ordered["message"].to_numpy() == "last"
-    starts = np.ones(len(ordered), dtype=bool)
-    starts[1:] = (user[1:] != user[:-1]) | is_last[:-1]
-    session_id = np.cumsum(starts) - 1
-    first_row = np.flatnonzero(starts)
-    ordered["session_id"] = session_id
-    ordered["position"] = np.arange(len(ordered)) - first_row[session_id]
-    ends = np.append(first_row[1:], len(ordered)) - 1 if len(ordered) else first_row
-    ordered["closed"] = is_last[ends][session_id]
-    return ordered
+# A user's events in session order: what still ties after the counters keeps file order.
+EVENT_ORDER = 'timestamp, epoch NULLS LAST, request NULLS LAST, "row"'
 
 
-def session_table(sessionized: pd.DataFrame) -> pd.DataFrame:
-    """One row per session: ``user``, ``closed``, ``time`` and ``tracks`` (see module doc)."""
-    recommended = sessionized["position"] > 0
-    grouped = sessionized.assign(
-        listened_time=sessionized["time"].where(recommended, 0.0),
-        listened=recommended.astype("int64"),
-    ).groupby("session_id", sort=True)
-    return pd.DataFrame(
-        {
-            "user": grouped["user"].first(),
-            "closed": grouped["closed"].first(),
-            "time": grouped["listened_time"].sum(),
-            "tracks": grouped["listened"].sum(),
-        }
+def sessionize(log: EventLog, table: str, where: str = "TRUE", params: list | None = None) -> int:
+    """Create (or replace) table ``table``: the events of ``log`` that satisfy the SQL
+    condition ``where`` (with ``params`` for its ``?``), each with ``session`` (the user's
+    session number, from 0), ``position`` (0 for the session's first event) and ``closed``
+    (the session ends with a ``last``). Returns its number of events."""
+    log.con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH selected AS (
+            SELECT *, coalesce(lag(message) OVER (
+                PARTITION BY "user" ORDER BY {EVENT_ORDER}) = 'last', true) AS starts
+            FROM events WHERE {where}
+        ), numbered AS (
+            SELECT * EXCLUDE (starts), sum(starts::INTEGER) OVER (
+                PARTITION BY "user" ORDER BY {EVENT_ORDER} ROWS UNBOUNDED PRECEDING) - 1
+                AS session
+            FROM selected
+        )
+        SELECT *,
+            row_number() OVER (PARTITION BY "user", session ORDER BY {EVENT_ORDER}) - 1
+                AS position,
+            bool_or(message = 'last') OVER (PARTITION BY "user", session) AS closed
+        FROM numbered
+        """,
+        params or [],
     )
+    return int(log.row(f"SELECT count(*) FROM {table}")[0])
+
+
+def session_table(log: EventLog, table: str) -> pd.DataFrame:
+    """One row per session of sessionized ``table`` (``sessionize``), ordered by user and
+    session (index: ``session_id``, 0..n-1): ``user``, ``session``, ``closed``, ``time``,
+    ``tracks`` (see module doc) and ``start`` (timestamp of its first event)."""
+    sessions = log.query(
+        f"""
+        SELECT "user", session, bool_or(closed) AS closed,
+            coalesce(fsum(time ORDER BY position) FILTER (position > 0), 0.0) AS time,
+            count(*) - 1 AS tracks, min(timestamp) AS start
+        FROM {table} GROUP BY "user", session ORDER BY "user", session
+        """
+    )
+    return sessions.astype(
+        {
+            "user": "int64",
+            "session": "int64",
+            "closed": "bool",
+            "time": "float64",
+            "tracks": "int64",
+            "start": "int64",
+        }  # fmt: skip
+    ).rename_axis("session_id")

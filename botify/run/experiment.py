@@ -39,7 +39,7 @@ from botify.analysis.report import JSON_FILE, REPORT_FILE, write_report
 from botify.analysis.sequential import MONITOR_METRIC
 from botify.config import Config
 from botify.data.catalog import TRACKS_FILE, load_catalog
-from botify.logs.reader import load_events
+from botify.logs.reader import open_log
 from botify.recommenders.plugins import PluginError
 from botify.recommenders.registry import check_recommender_names
 from botify.rollout.deploy import activate, publish
@@ -333,16 +333,16 @@ def run_world(
             embedded.stop()
 
     started = stage(f"report: day {spec.report_day}, experiment {spec.report.name}")
-    log = load_events(logs)
-    analysis = analyze_experiment(
-        log,
-        spec.report.name,
-        spec.control,
-        load_track_artists(world / TRACKS_FILE),
-        config.good_time,
-    )
+    with open_log(logs) as log:
+        analysis = analyze_experiment(
+            log,
+            spec.report.name,
+            spec.control,
+            load_track_artists(world / TRACKS_FILE),
+            config.good_time,
+        )
+        days = day_table(log, [day.name for day in spec.days])
     text = write_report(analysis, out)
-    days = day_table(log, [day.name for day in spec.days])
     save_days_plot(days, f"{spec.name}: session time per day", out / DAYS_PLOT)
     text += f"\n## Days\n\nSession time per session, mean ± 95% CI.\n\n{day_markdown(days)}\n"
     text += f"\n![session time per day]({DAYS_PLOT})\n"

@@ -19,7 +19,7 @@ from typing import TextIO
 import pandas as pd
 
 from botify.analysis.sequential import MONITOR_METRIC, running_effects
-from botify.logs.reader import load_events
+from botify.logs.reader import open_log
 
 DEFAULT_LOOKS = 10
 
@@ -67,13 +67,10 @@ class Watch:
 
     def look(self, logs, sessions: int) -> Look:
         """Read the logs so far and compute the running effects."""
-        effects = running_effects(
-            load_events(logs),
-            self.experiment,
-            self.control,
-            alpha=self.monitoring.alpha,
-            n_star=self.n_star,
-        )
+        with open_log(logs) as log:
+            effects = running_effects(
+                log, self.experiment, self.control, alpha=self.monitoring.alpha, n_star=self.n_star
+            )
         look = Look(len(self.looks) + 1, sessions, time.perf_counter() - self.started, effects)
         self.looks.append(look)
         return look

@@ -11,17 +11,16 @@ import numpy as np
 from botify.config import Config
 from botify.data.catalog import Catalog, CatalogError, read_catalog
 from botify.data.lists import write_lists
-from botify.logs.reader import FILE_GLOB, ReadStats, load_events, log_files
-from botify.logs.sessions import sessionize
+from botify.logs.reader import FILE_GLOB, ReadStats, log_files, open_log
 from botify.training import offline_eval
-from botify.training.listens import Listens, listens_from_sessions
+from botify.training.listens import Listens, sessions_listens
 from botify.training.models import MODELS, PER_ARTIST, K, fit_model
 
 
 def read_listens(log_dir: Path) -> tuple[Listens, ReadStats, int]:
     """Listens of every event file under ``log_dir``, with reader stats and invalid-event count."""
-    log = load_events(log_dir)
-    return listens_from_sessions(sessionize(log.events)), log.read_stats, log.invalid_events
+    with open_log(log_dir) as log:
+        return sessions_listens(log), log.read_stats, log.invalid_events
 
 
 def _load(log_dir: Path, catalog: Catalog) -> Listens | str:
