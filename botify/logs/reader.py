@@ -67,22 +67,33 @@ def read_events(log_dir: Path, stats: ReadStats | None = None) -> Iterator[dict]
 
 EVENT_COLUMNS = list(COLUMNS)
 TEXT_COLUMNS = tuple(name for name, kind in COLUMNS.items() if kind == "category")
-_INTEGER = "json_type({v}) IN ('BIGINT', 'UBIGINT')"
-_NUMBER = "json_type({v}) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
-# Each checked field's SQL check on the value read (see _read_type), NULL when absent.
+_INTEGER = "('BIGINT', 'UBIGINT')"
+_NUMBER = "('BIGINT', 'UBIGINT', 'DOUBLE')"
+# Each checked field's SQL check on the parts of the value read (see _read_type): its text
+# {v} (a typed field), or its JSON type {t} and its value cast to BIGINT {i} or DOUBLE {d}
+# (NULL where the cast fails); all NULL when the field is absent.
 _CHECK_SQL = {
     "message": f"{{v}} IN {MESSAGES}",
     # An unsigned integer beyond int64 fails the cast.
-    "int64": f"{_INTEGER} AND TRY_CAST({{v}} AS BIGINT) IS NOT NULL",
-    "int64_or_null": f"{{v}} IS NULL OR ({_INTEGER} AND TRY_CAST({{v}} AS BIGINT) IS NOT NULL)",
-    "fraction": f"{_NUMBER} AND TRY_CAST({{v}} AS DOUBLE) BETWEEN 0 AND 1",
+    "int64": f"{{t}} IN {_INTEGER} AND {{i}} IS NOT NULL",
+    "int64_or_null": f"{{t}} IS NULL OR ({{t}} IN {_INTEGER} AND {{i}} IS NOT NULL)",
+    "fraction": f"{{t}} IN {_NUMBER} AND {{d}} BETWEEN 0 AND 1",
 }
-# A column from the JSON value of its field, by column type.
+# A column from the parts of its field's JSON value, by column type.
 _FROM_JSON = {
-    "int64": "TRY_CAST({v} AS BIGINT)",  # TRY: invalid rows are cast before dropped
-    "float64": "TRY_CAST({v} AS DOUBLE)",
-    "number": f"CASE WHEN {_NUMBER} THEN TRY_CAST({{v}} AS DOUBLE) END",
-    "Int64": f"CASE WHEN {_INTEGER} THEN TRY_CAST({{v}} AS BIGINT) END",
+    "int64": "{i}",
+    "float64": "{d}",
+    "number": f"CASE WHEN {{t}} IN {_NUMBER} THEN {{d}} END",
+    "Int64": f"CASE WHEN {{t}} IN {_INTEGER} THEN {{i}} END",
+}
+# The parts of a field's value, computed once (a JSON value parsed for its type and for
+# each cast, not once more per use: 2.4 s instead of 2.9 s on 2.67 million events).
+_PARTS = {
+    "JSON": {
+        "t": "json_type({f})",
+        "i": "TRY_CAST({f} AS BIGINT)",
+        "d": "TRY_CAST({f} AS DOUBLE)",
+    },
 }
 # Columns that need no exact check are read as their type: DuckDB casts while parsing, text
 # for a category (a number becomes its text), a number for "number" (a numeric string too,
@@ -98,17 +109,6 @@ def _read_type(name: str) -> str:
     if FIELD_CHECKS.get(name, "message") != "message" or kind not in _READ_AS:
         return "JSON"
     return _READ_AS[kind]
-
-
-def count_lines(path: Path, block: int = 1 << 24) -> int:
-    """Lines of a file as ``for line in file`` counts them (a last line without its newline,
-    such as one torn by a crash, counts)."""
-    lines, last = 0, b"\n"
-    with open(path, "rb") as f:
-        while data := f.read(block):
-            lines += data.count(b"\n")
-            last = data[-1:]
-    return lines + (last != b"\n")
 
 
 def _json_path(key: str) -> str:
@@ -135,13 +135,13 @@ SQL_TYPES = {
 
 
 class EventLog:
-    """Every well-formed event of a log directory, in the DuckDB table ``events`` of its own
-    in-memory database (``open_log``), which spills to disk beyond its memory limit.
+    """Every well-formed event of a log directory, in the DuckDB table ``events`` of a
+    database of its own in a temporary directory (``open_log``), removed on ``close``.
 
     ``events`` has the schema's ``COLUMNS`` (as ``SQL_TYPES``), ``row`` (the event's place in
     file order: files as ``log_files`` orders them, lines in order) and, for each experiment
     name, the event's treatment in a column named by ``experiment_columns``. Analysis and
-    training query it (``query``) and pull only their results into pandas.
+    training query it (``query``, ``row``) and pull only their results into pandas.
     """
 
     def __init__(
@@ -150,13 +150,13 @@ class EventLog:
         experiment_columns: dict[str, str],
         read_stats: ReadStats,
         invalid_events: int,
-        spill_dir: Path,
+        directory: Path,
     ) -> None:
         self.con = con
         self.experiment_columns = experiment_columns
         self.read_stats = read_stats
         self.invalid_events = invalid_events
-        self._spill_dir = spill_dir
+        self._directory = directory
         self.events = int(self.row("SELECT count(*) FROM events")[0])
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -170,9 +170,9 @@ class EventLog:
         return rows[0] if rows else None
 
     def close(self) -> None:
-        """Close the database and remove what it spilled to disk."""
+        """Close the database and remove its directory."""
         self.con.close()
-        shutil.rmtree(self._spill_dir, ignore_errors=True)
+        shutil.rmtree(self._directory, ignore_errors=True)
 
     def __enter__(self) -> EventLog:
         return self
@@ -181,13 +181,18 @@ class EventLog:
         self.close()
 
 
-def connect(memory_gb: float, threads: int, spill_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB database that keeps under ``memory_gb`` (spilling to
-    ``spill_dir``) and runs on ``threads`` threads (0: one per core)."""
-    settings = {"memory_limit": f"{memory_gb}GB", "temp_directory": str(spill_dir)}
+def connect(memory_gb: float, threads: int, directory: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB database in a file of ``directory`` that keeps under ``memory_gb`` (spilling
+    to ``directory``) and runs on ``threads`` threads (0: one per core).
+
+    A file, not memory: DuckDB compresses what it stores in a file, so 2.67 million events
+    took 60 MB instead of 450 MB, and ``botify report`` peaked at 0.90 GB instead of 1.29 GB
+    (7.7 s instead of 7.1 s).
+    """
+    settings = {"memory_limit": f"{memory_gb}GB", "temp_directory": str(directory)}
     if threads:
         settings["threads"] = threads
-    con = duckdb.connect(config=settings)
+    con = duckdb.connect(str(directory / "events.duckdb"), config=settings)
     _no_progress_bar(con)
     return con
 
@@ -205,70 +210,95 @@ def open_log(log_dir: Path, memory_gb: float | None = None, threads: int | None 
     (skipped). Numeric text counts as a number in the unchecked number columns.
     """
     config = Config.from_env()
-    spill_dir = Path(tempfile.mkdtemp(prefix="botify-log-"))
+    directory = Path(tempfile.mkdtemp(prefix="botify-log-"))
     con = connect(
         config.log_memory_gb if memory_gb is None else memory_gb,
         config.log_threads if threads is None else threads,
-        spill_dir,
+        directory,
     )
     try:
-        return _load(con, Path(log_dir), spill_dir)
+        return _load(con, Path(log_dir), directory)
     except BaseException:
         con.close()
-        shutil.rmtree(spill_dir, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
         raise
 
 
-def _load(con: duckdb.DuckDBPyConnection, log_dir: Path, spill_dir: Path) -> EventLog:
+def _parts(name: str) -> dict[str, tuple[str, str]]:
+    # The parts of field ``name`` (see _CHECK_SQL): part → (SQL on the field read, alias).
+    parts = _PARTS.get(_read_type(name), {"v": "{f}"})
+    return {
+        part: (expression.format(f=f'"{name}"'), f'"{name}:{part}"')
+        for part, expression in parts.items()
+    }
+
+
+def _aliases(name: str) -> dict[str, str]:
+    return {part: alias for part, (_, alias) in _parts(name).items()}
+
+
+def _load(con: duckdb.DuckDBPyConnection, log_dir: Path, directory: Path) -> EventLog:
     files = log_files(log_dir)
     stats = ReadStats(files=len(files))
-    fields = {name: f'"{name}"' for name in (*COLUMNS, "experiments")}
     read_types = {name: _read_type(name) for name in COLUMNS} | {"experiments": "JSON"}
-    typed = ", ".join(f"{fields[name]} {SQL_TYPES[kind]}" for name, kind in COLUMNS.items())
-    con.execute(f"CREATE TABLE parsed (valid BOOLEAN, {typed}, experiments JSON)")
+    typed = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in COLUMNS.items())
+    con.execute(f"CREATE TABLE parsed (event BOOLEAN, valid BOOLEAN, {typed}, experiments JSON)")
     if files:
         raw = ", ".join(f"'{name}': '{kind}'" for name, kind in read_types.items())
+        parts = ", ".join(
+            f"{expression} AS {alias}"
+            for name in COLUMNS
+            for expression, alias in _parts(name).values()
+        )
         valid = " AND ".join(
-            f"({_CHECK_SQL[check].format(v=fields[name])})" for name, check in FIELD_CHECKS.items()
+            f"({_CHECK_SQL[check].format(**_aliases(name))})"
+            for name, check in FIELD_CHECKS.items()
         )
         columns = ", ".join(
-            _FROM_JSON[kind].format(v=fields[name]) if read_types[name] == "JSON" else fields[name]
+            _FROM_JSON[kind].format(**_aliases(name))
+            if read_types[name] == "JSON"
+            else _aliases(name)["v"]
             for name, kind in COLUMNS.items()
         )
+        present = " OR ".join(f'"{name}" IS NOT NULL' for name in (*COLUMNS, "experiments"))
         # Each line parsed once, straight into the fields it has (JSON values). A line that
-        # does not parse, is not an object or has none of the fields is a row of NULLs:
-        # not an event.
+        # does not parse or is not an object is a row of NULLs, like one that has none of
+        # the fields: not an event. Blank lines are no rows.
         con.execute(
             f"""
             INSERT INTO parsed
-            SELECT {valid}, {columns}, experiments
-            FROM read_json(?, format = 'newline_delimited', ignore_errors = true,
-                           columns = {{{raw}}})
-            WHERE NOT ({" AND ".join(f"{field} IS NULL" for field in fields.values())})
+            SELECT event, event AND {valid}, {columns}, experiments FROM (
+                SELECT {present} AS event, {parts}, experiments
+                FROM read_json(?, format = 'newline_delimited', ignore_errors = true,
+                               columns = {{{raw}}})
+            )
             """,
             [[str(path) for path in files]],
         )
-    stats.events, valid_events = con.execute(
-        "SELECT count(*), count(*) FILTER (valid) FROM parsed"
-    ).fetchone()
-    stats.skipped_lines = sum(count_lines(path) for path in files) - stats.events
+    lines, stats.events, valid_events = con.execute(
+        "SELECT count(*), count(*) FILTER (event), count(*) FILTER (valid) FROM parsed"
+    ).fetchall()[0]
+    stats.skipped_lines = lines - stats.events
     names = [
         row[0]
         for row in con.execute(
-            "SELECT DISTINCT unnest(json_keys(experiments)) AS name FROM parsed "
-            "WHERE valid AND json_type(experiments) = 'OBJECT' ORDER BY name"
+            "SELECT DISTINCT unnest(json_keys(experiments)) AS name FROM ("
+            "SELECT DISTINCT experiments FROM parsed "
+            "WHERE valid AND json_type(experiments) = 'OBJECT') ORDER BY name"
         ).fetchall()
     ]
     experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
+    # A view, not a copy: an experiment's column is extracted where a query reads it (0.07 s
+    # over 2.67 million events; copying the table took 0.45 s and twice the memory).
     extracted = "".join(
-        f", json_extract_string(experiments, ?) AS {column}"
-        for column in experiment_columns.values()
+        f", json_extract_string(experiments, '{_json_path(name).replace(chr(39), chr(39) * 2)}')"
+        f" AS {column}"
+        for name, column in experiment_columns.items()
     )
     # rowid: rows are inserted in the order read_json reads them, which is file order.
     con.execute(
-        f"CREATE TABLE events AS SELECT rowid AS row, {', '.join(fields[name] for name in COLUMNS)}"
-        f"{extracted} FROM parsed WHERE valid",
-        [_json_path(name) for name in names],
+        f'CREATE VIEW events AS SELECT rowid AS "row", '
+        f"{', '.join(f'{chr(34)}{name}{chr(34)}' for name in COLUMNS)}{extracted} "
+        "FROM parsed WHERE valid"
     )
-    con.execute("DROP TABLE parsed")
-    return EventLog(con, experiment_columns, stats, stats.events - valid_events, spill_dir)
+    return EventLog(con, experiment_columns, stats, stats.events - valid_events, directory)
