@@ -10,6 +10,7 @@ from scipy import stats as scipy_stats
 
 from botify.analysis.assignment import register_treatments
 from botify.logs.reader import EventLog
+from botify.logs.sessions import selected_events
 
 SRM_WARN_P = 0.01
 SRM_ALERT_P = 0.001
@@ -58,7 +59,7 @@ def latency_guardrail(
     quantile: float = 0.99,
 ) -> pd.DataFrame:
     """p99 request latency per treatment (index: treatment) against the control's, over the
-    requests of sessionized ``table`` (``botify.logs.sessions``).
+    requests sessionized in ``table`` (``botify.logs.sessions``).
 
     Columns: ``requests``, ``p99_latency_ms``, ``change`` (fraction vs control) and
     ``breached`` (the treatment's p99 exceeds the control's by more than ``max_increase``).
@@ -66,7 +67,7 @@ def latency_guardrail(
     per_treatment = log.query(
         f"""
         SELECT treatment, count(*) AS requests, 1000 * quantile_cont(latency, ?) AS p99
-        FROM {table} JOIN {register_treatments(log, treatments)} USING ("user")
+        FROM {selected_events(table)} JOIN {register_treatments(log, treatments)} USING ("user")
         WHERE latency IS NOT NULL GROUP BY treatment
         """,
         [quantile],

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from botify.analysis.assignment import register_treatments
 from botify.config import Config
 from botify.data.catalog import read_catalog
 from botify.logs.reader import EventLog
+from botify.logs.sessions import EXACT, exact_sum, selected_events
 
 DIAGNOSTIC_COLUMNS = (
     "recommender",
@@ -60,45 +62,68 @@ def _register_artists(log: EventLog, track_artists: pd.Series) -> str:
     return "track_artist"
 
 
-def listened_flags(
-    log: EventLog, table: str, treatments: pd.Series, track_artists: pd.Series | None
-) -> str:
-    """SQL of one row per listened recommended track of a closed session of sessionized
-    ``table`` (``botify.logs.sessions``), with ``user``, ``session``, ``position``,
-    ``treatment``, ``time`` and the flags ``repeat``, ``same_artist`` and ``artist_repeat``
-    (the two artist flags NULL without a catalog)."""
-    session = 'PARTITION BY "user", session'
-    if track_artists is None:
-        artist_join, artist_flags = "", "NULL AS same_artist, NULL AS artist_repeat"
-    else:
-        artist_join = f"LEFT JOIN {_register_artists(log, track_artists)} USING (track)"
-        artist_flags = f"""
-            coalesce(artist = lag(artist) OVER ({session} ORDER BY position), false)
-                AS same_artist,
-            artist IS NOT NULL
-                AND row_number() OVER ({session}, artist ORDER BY position) > 1
-                AS artist_repeat"""
-    return f"""
-        SELECT * FROM (
-            SELECT "user", session, position, treatment, time,
-                row_number() OVER ({session}, track ORDER BY position) > 1 AS repeat,
-                {artist_flags}
+def _listened(log: EventLog, table: str, labels: str, good_time: float) -> pd.DataFrame:
+    # Per treatment: listened tracks, skips, and the repeats and fresh tracks with their
+    # total listen time. A track's repeats are its plays after its first in the session
+    # (the session's first track counts as played): per (session, track), all plays but the
+    # one at the smallest position. Hash aggregates, not windows over each session's tracks,
+    # and per user before per treatment, so the join with the treatments is on users, not
+    # events (exact sums: the same figures either way).
+    return log.query(
+        f"""
+        WITH per_track AS (
+            SELECT "user", min(position) AS first, count(*) AS plays,
+                count(*) FILTER (position > 0) AS listened,
+                count(*) FILTER (position > 0 AND time < ?) AS skips,
+                arg_min(time, position)::{EXACT} AS first_time,
+                sum(time::{EXACT}) - arg_min(time, position)::{EXACT} AS repeat_time
+            FROM {table} WHERE closed GROUP BY "user", session, track
+        ), per_user AS (
+            SELECT "user", sum(listened) AS recommendations, sum(skips) AS skips,
+                sum(plays - 1) AS repeats, sum(repeat_time) AS repeat_time,
+                count(*) FILTER (first > 0) AS fresh,
+                sum(first_time) FILTER (first > 0) AS fresh_time
+            FROM per_track GROUP BY "user"
+        )
+        SELECT treatment, sum(recommendations) AS recommendations, sum(skips) AS skips,
+            sum(repeats) AS repeats, sum(repeat_time)::DOUBLE AS repeat_time,
+            sum(fresh) AS fresh, sum(fresh_time)::DOUBLE AS fresh_time
+        FROM per_user JOIN {labels} USING ("user") GROUP BY treatment
+        """,
+        [good_time],
+    ).set_index("treatment")
+
+
+def _artist_counts(
+    log: EventLog, table: str, labels: str, track_artists: pd.Series
+) -> pd.DataFrame:
+    # Per treatment: listened tracks by the artist of the track before (within the session,
+    # since the session's first event is no listened track), and plays of an artist after
+    # its first in the session (like a track's repeats, for tracks in the catalog).
+    artists = _register_artists(log, track_artists)
+    return log.query(
+        f"""
+        WITH played AS (
+            SELECT "user", session, position, artist.artist AS artist,
+                previous.artist AS previous_artist
             FROM {table}
-            LEFT JOIN {register_treatments(log, treatments)} USING ("user")
-            {artist_join}
+            LEFT JOIN {artists} artist ON artist.track = {table}.track
+            LEFT JOIN {artists} previous ON previous.track = {table}.previous_track
             WHERE closed
-        ) WHERE position > 0
-    """
-
-
-def _rate(flag: str) -> str:
-    return f"count(*) FILTER ({flag}) / count({flag})"
-
-
-def _mean(column: str, where: str = "TRUE") -> str:
-    # Summed in a fixed order: the same figures under any number of threads.
-    order = '"user", session, position'
-    return f"fsum({column} ORDER BY {order}) FILTER ({where}) / count({column}) FILTER ({where})"
+        ), per_user AS (
+            SELECT "user", count(*) FILTER (position > 0 AND artist = previous_artist)
+                AS same_artist
+            FROM played GROUP BY "user"
+        ), per_artist AS (
+            SELECT "user", count(*) - 1 AS artist_repeats FROM played
+            WHERE artist IS NOT NULL GROUP BY "user", session, artist
+        )
+        SELECT treatment, sum(same_artist) AS same_artist,
+            (SELECT sum(artist_repeats) FROM per_artist JOIN {labels} inner_labels
+             USING ("user") WHERE inner_labels.treatment = {labels}.treatment) AS artist_repeats
+        FROM per_user JOIN {labels} USING ("user") GROUP BY treatment
+        """
+    ).set_index("treatment")
 
 
 def treatment_diagnostics(
@@ -111,36 +136,32 @@ def treatment_diagnostics(
     good_time: float = Config.good_time,
 ) -> pd.DataFrame:
     """Diagnostics per treatment (index: ``treatment_names``; columns: ``DIAGNOSTIC_COLUMNS``)
-    of sessionized ``table`` and its ``sessions`` (``botify.logs.sessions``)."""
+    of the events sessionized in ``table`` and their ``sessions`` (``botify.logs.sessions``)."""
     index = pd.Index(treatment_names, name="treatment")
-    listened = log.query(
-        f"""
-        SELECT treatment, count(*) AS recommendations,
-            {_rate("repeat")} AS repeat_rate,
-            {_rate("same_artist")} AS same_artist_rate,
-            {_rate("artist_repeat")} AS artist_repeat_rate,
-            count(*) FILTER (time < ?) / count(*) AS skip_rate,
-            {_mean("time", "repeat")} AS repeat_listen_time,
-            {_mean("time", "NOT repeat")} AS fresh_listen_time
-        FROM ({listened_flags(log, table, treatments, track_artists)})
-        WHERE treatment IS NOT NULL GROUP BY treatment
-        """,
-        [good_time],
-    ).set_index("treatment")
-    labelled = f'{table} JOIN {register_treatments(log, treatments)} USING ("user")'
+    labels = register_treatments(log, treatments)
+    listened = _listened(log, table, labels, good_time)
+    recommendations = listened["recommendations"]
+    if track_artists is None:
+        same_artist = artist_repeat = pd.Series(np.nan, index=listened.index)
+    else:
+        artist_counts = _artist_counts(log, table, labels, track_artists)
+        same_artist = artist_counts["same_artist"] / recommendations
+        artist_repeat = artist_counts["artist_repeats"].fillna(0) / recommendations
+    events = f'{selected_events(table)} JOIN {labels} USING ("user")'
     answered = log.query(
         f"""
         SELECT treatment, count(DISTINCT recommendation) AS recommended,
-            {_mean("candidates")} AS mean_candidates
-        FROM {labelled} WHERE recommendation IS NOT NULL GROUP BY treatment
+            {exact_sum("candidates")} / count(candidates) AS mean_candidates
+        FROM {events} WHERE recommendation IS NOT NULL GROUP BY treatment
         """
     ).set_index("treatment")
     if track_artists is not None:
         catalog_size = len(track_artists)
     else:
+        selected = selected_events(table)
         catalog_size = log.row(
-            f"SELECT count(DISTINCT track) FROM (SELECT track FROM {table} UNION ALL "
-            f"SELECT recommendation FROM {table} WHERE recommendation IS NOT NULL)"
+            f"SELECT count(DISTINCT track) FROM (SELECT track FROM {selected} UNION ALL "
+            f"SELECT recommendation FROM {selected} WHERE recommendation IS NOT NULL)"
         )[0]
     per_session = sessions.join(treatments.rename("treatment"), on="user").groupby("treatment")
     table = pd.DataFrame(
@@ -149,7 +170,13 @@ def treatment_diagnostics(
             "users": treatments.value_counts(),
             "closed_sessions": per_session["closed"].sum(),
             "open_sessions": per_session.size() - per_session["closed"].sum(),
-            **{column: listened[column] for column in listened.columns},
+            "recommendations": recommendations,
+            "repeat_rate": listened["repeats"] / recommendations,
+            "same_artist_rate": same_artist,
+            "artist_repeat_rate": artist_repeat,
+            "skip_rate": listened["skips"] / recommendations,
+            "repeat_listen_time": listened["repeat_time"] / listened["repeats"],
+            "fresh_listen_time": listened["fresh_time"] / listened["fresh"],
             "coverage": answered["recommended"] / catalog_size,
             "mean_candidates": answered["mean_candidates"],
         }
@@ -164,12 +191,12 @@ def treatment_diagnostics(
 def served_by_shares(
     log: EventLog, table: str, treatments: pd.Series, treatment_names: list[str]
 ) -> pd.DataFrame:
-    """Share of answered requests per ``served_by`` (columns) and treatment (rows) of
-    sessionized ``table``."""
+    """Share of answered requests per ``served_by`` (columns) and treatment (rows) among the
+    events sessionized in ``table``."""
     counts = log.query(
         f"""
         SELECT treatment, served_by, count(*) AS answers
-        FROM {table} JOIN {register_treatments(log, treatments)} USING ("user")
+        FROM {selected_events(table)} JOIN {register_treatments(log, treatments)} USING ("user")
         WHERE recommendation IS NOT NULL AND served_by IS NOT NULL GROUP BY ALL
         """
     )
@@ -179,11 +206,11 @@ def served_by_shares(
 
 
 def recommender_per_treatment(log: EventLog, table: str, treatments: pd.Series) -> pd.Series:
-    """The most common recommender of each treatment's events in ``table`` (ties: the first
-    by name); index: treatment."""
+    """The most common recommender of each treatment's events sessionized in ``table`` (ties:
+    the first by name); index: treatment."""
     counts = log.query(
         f"SELECT treatment, recommender, count(*) AS n "
-        f'FROM {table} JOIN {register_treatments(log, treatments)} USING ("user") '
+        f'FROM {selected_events(table)} JOIN {register_treatments(log, treatments)} USING ("user") '
         "WHERE recommender IS NOT NULL GROUP BY ALL ORDER BY treatment, n DESC, recommender"
     )
     return counts.drop_duplicates("treatment").set_index("treatment")["recommender"].astype(str)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from botify.analysis.assignment import served_under
 from botify.logs.reader import EventLog
-from botify.logs.sessions import session_table, sessionize
+from botify.logs.sessions import exact_sum, selected_events, session_table, sessionize
 
 METRICS = (
     "time",
@@ -28,14 +28,13 @@ EXPERIMENT_EVENTS = "experiment_events"
 
 
 def request_latency(log: EventLog, table: str) -> pd.DataFrame:
-    """Per user of sessionized ``table`` (``botify.logs.sessions``): the sum of request
-    latencies (``latency``, summed in request order) and how many requests have one
-    (``requests``); index: user."""
+    """Per user of the events sessionized in ``table`` (``botify.logs.sessions``): the sum
+    of request latencies (``latency``) and how many requests have one (``requests``);
+    index: user."""
     return log.query(
         f"""
-        SELECT "user", fsum(latency ORDER BY session, position) AS latency,
-            count(latency) AS requests
-        FROM {table} GROUP BY "user" ORDER BY "user"
+        SELECT "user", {exact_sum("latency")} AS latency, count(latency) AS requests
+        FROM {selected_events(table)} GROUP BY "user" ORDER BY "user"
         """
     ).set_index("user")
 
