@@ -9,9 +9,10 @@ import fakeredis
 import pytest
 import redis
 from redis_cluster import LocalRedisCluster
-from worlds import tiny_tracks, write_jsonl
+from worlds import tiny_tracks, write_events, write_jsonl
 
 from botify.config import Config
+from botify.logs.reader import EventLog, open_log
 from botify.run.redis_server import RedisServer
 
 
@@ -34,6 +35,23 @@ def config(tmp_path: Path, world_dir: Path) -> Config:
         seed=7,
         deploy_check_s=0.05,
     )
+
+
+@pytest.fixture
+def events_log(tmp_path: Path):
+    """A factory: ``events_log(events)`` writes the event dicts as a log (``write_events``)
+    and opens it (``open_log``); every log it opened is closed after the test."""
+    opened: list[EventLog] = []
+
+    def open_events(events: list[dict]) -> EventLog:
+        log_dir = tmp_path / f"events-log-{len(opened)}"
+        write_events(log_dir, events)
+        opened.append(open_log(log_dir))
+        return opened[-1]
+
+    yield open_events
+    for log in opened:
+        log.close()
 
 
 @pytest.fixture

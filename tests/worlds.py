@@ -38,6 +38,19 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+# What the reader requires of an event that a test about something else need not spell out:
+# a /next of track 0 listened whole.
+EVENT_DEFAULTS = {"message": "next", "track": 0, "time": 1.0}
+
+
+def write_events(log_dir: Path, events: list[dict]) -> Path:
+    """Write ``events`` (``botify.logs.schema.Event`` fields; ``EVENT_DEFAULTS`` for those
+    missing) as one process's event-log segment under ``log_dir``, in the order given."""
+    return write_jsonl(
+        Path(log_dir) / "events-h-1-0-00000.jsonl", [EVENT_DEFAULTS | e for e in events]
+    )
+
+
 def with_experiment(config: Config, recommender: str) -> Config:
     """``config`` whose only experiment serves every user with ``recommender``."""
     return replace(config, experiments={"ONE": {"C": recommender}}, experiment="ONE")
