@@ -1,28 +1,30 @@
-"""Reading event-log directories into frames, with their real-world mess."""
+"""Reading event-log directories into the events table, with their real-world mess."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from pandas_reference import read_frames
 
 from botify.analysis.diagnostics import load_track_artists
-from botify.logs.reader import ReadStats, load_events, log_files, read_events
+from botify.logs.reader import SQL_TYPES, EventLog, log_files, open_log
 from botify.logs.schema import COLUMNS
 
 
 def test_reads_every_rotated_nested_segment_and_skips_the_torn_line(effect_logs) -> None:
     log_dir, _, log = effect_logs
-    loaded = load_events(log_dir)
-    assert loaded.read_stats.files == len(list(Path(log_dir).rglob("events-*.jsonl"))) > 3
-    assert loaded.read_stats.skipped_lines == 1
-    assert len(loaded.events) == len(log.events)
-    assert loaded.invalid_events == 0
-    assert loaded.events["recommendation"].isna().sum() == sum(
-        e["message"] == "last" for e in log.events
-    )
-    assert set(loaded.experiments.columns) == {"EXP"}
+    with open_log(log_dir) as loaded:
+        assert loaded.read_stats.files == len(list(Path(log_dir).rglob("events-*.jsonl"))) > 3
+        assert loaded.read_stats.skipped_lines == 1
+        assert loaded.events == len(log.events)
+        assert loaded.invalid_events == 0
+        assert loaded.row("SELECT count(*) FROM events WHERE recommendation IS NULL")[0] == sum(
+            e["message"] == "last" for e in log.events
+        )
+        assert set(loaded.experiment_columns) == {"EXP"}
 
 
 def test_events_missing_required_fields_are_dropped_and_counted(tmp_path: Path) -> None:
@@ -46,11 +48,12 @@ def test_events_missing_required_fields_are_dropped_and_counted(tmp_path: Path) 
     (tmp_path / "events-h-1-0-00000.jsonl").write_text(
         "\n".join(json.dumps(line) for line in lines) + "\n"
     )
-    loaded = load_events(tmp_path)
-    assert len(loaded.events) == 1
-    assert loaded.invalid_events == 3
-    assert loaded.read_stats.skipped_lines == 1
-    assert loaded.experiments["AB"].tolist() == ["C"]
+    with open_log(tmp_path) as loaded:
+        assert loaded.events == 1
+        assert loaded.invalid_events == 3
+        assert loaded.read_stats.skipped_lines == 1
+        column = loaded.experiment_columns["AB"]
+        assert loaded.query(f"SELECT {column} FROM events")[column].tolist() == ["C"]
 
 
 def test_track_artists_come_from_the_catalog(effect_logs) -> None:
@@ -60,96 +63,19 @@ def test_track_artists_come_from_the_catalog(effect_logs) -> None:
     assert len(artists) == 400
 
 
-def _is_int64(value) -> bool:
-    return type(value) is int and -(2**63) <= value < 2**63
+def _values(column: pd.Series) -> list:
+    """A column's values as Python values with their types (None where missing)."""
+    values = [value.item() if isinstance(value, np.generic) else value for value in column]
+    return [None if pd.isna(value) else (type(value).__name__, value) for value in values]
 
 
-def _is_number(value) -> bool:
-    return type(value) in (int, float)
-
-
-def _reference(log_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, ReadStats, int]:
-    """What load_events must return, event by event with ``json`` (the reader before DuckDB,
-    with the documented rules for what is an event and what a valid one)."""
-    stats = ReadStats()
-    kept, invalid = [], 0
-    for event in read_events(log_dir, stats):
-        if not set(event) & {*COLUMNS, "experiments"} or all(
-            event.get(name) is None for name in (*COLUMNS, "experiments")
-        ):
-            stats.events -= 1  # no field of an event: not an event line
-            stats.skipped_lines += 1
-            continue
-        valid = (
-            event.get("message") in ("next", "last")
-            and all(_is_int64(event.get(name)) for name in ("timestamp", "user", "track"))
-            and _is_number(event.get("time"))
-            and 0 <= event["time"] <= 1
-            and (event.get("request") is None or _is_int64(event["request"]))
-        )
-        if not valid:
-            invalid += 1
-            continue
-        kept.append(event)
-
-    def number(value):
-        if _is_number(value):
-            return float(value)
-        try:  # a numeric string is a number too
-            return float(value) if isinstance(value, str) else None
-        except ValueError:
-            return None
-
-    def text(value):
-        if value is None or isinstance(value, str):
-            return value
-        return (
-            json.dumps(value, separators=(",", ":"))
-            if isinstance(value, dict | list)
-            else (json.dumps(value))
-        )
-
-    events = pd.DataFrame(
-        {
-            "message": [e["message"] for e in kept],
-            "timestamp": [e["timestamp"] for e in kept],
-            "user": [e["user"] for e in kept],
-            "track": [e["track"] for e in kept],
-            "time": [float(e["time"]) for e in kept],
-            "latency": [number(e.get("latency")) for e in kept],
-            "recommendation": [
-                e.get("recommendation") if _is_int64(e.get("recommendation")) else None
-                for e in kept
-            ],
-            "recommender": [text(e.get("recommender")) for e in kept],
-            "served_by": [text(e.get("served_by")) for e in kept],
-            "experiment": [text(e.get("experiment")) for e in kept],
-            "request": [number(e.get("request")) for e in kept],
-            "candidates": [number(e.get("candidates")) for e in kept],
-            "epoch": [number(e.get("epoch")) for e in kept],
-        }
-    )
-    events = events.astype(
-        {
-            "timestamp": "int64",
-            "user": "int64",
-            "track": "int64",
-            "latency": "float64",
-            "recommendation": "Int64",
-            "request": "float64",
-            "candidates": "float64",
-            "epoch": "float64",
-        }
-    ).astype({name: "category" for name in ("message", "recommender", "served_by", "experiment")})
-    treatments = [
-        {k: text(v) for k, v in e["experiments"].items()}
-        if isinstance(e.get("experiments"), dict)
-        else {}
-        for e in kept
-    ]
-    experiments = pd.DataFrame.from_records(treatments, index=events.index)
-    experiments = experiments[sorted(experiments.columns)].astype("category")
-    return events, experiments, stats, invalid
+def _table(log: EventLog) -> dict[str, list]:
+    """The ``events`` table in file order: each schema column's and each experiment's
+    treatment column's values (``_values``)."""
+    events = log.query('SELECT * FROM events ORDER BY "row"')
+    return {name: _values(events[name]) for name in COLUMNS} | {
+        name: _values(events[column]) for name, column in log.experiment_columns.items()
+    }
 
 
 def test_the_reader_gives_what_reading_line_by_line_gives_on_messy_logs(
@@ -198,16 +124,27 @@ def test_the_reader_gives_what_reading_line_by_line_gives_on_messy_logs(
     nested.mkdir(parents=True)
     (nested / "events-h-1-0-00000.jsonl").write_text("\n".join(lines) + "\n" + '{"torn": ')
     (tmp_path / "events-h-2-0-00000.jsonl").write_text((Path(log_files(log_dir)[0])).read_text())
-    events, experiments, stats, invalid = _reference(tmp_path)
-    loaded = load_events(tmp_path)
-    assert invalid == 10 and stats.skipped_lines >= 9  # the test covers both kinds
-    assert (loaded.read_stats, loaded.invalid_events) == (stats, invalid)
-    pd.testing.assert_frame_equal(loaded.events, events)
-    pd.testing.assert_frame_equal(loaded.experiments, experiments)
+    reference = read_frames(tmp_path)
+    assert reference.invalid_events == 10 and reference.read_stats.skipped_lines >= 9
+    expected = {name: _values(reference.events[name]) for name in COLUMNS} | {
+        name: _values(reference.experiments[name]) for name in reference.experiments.columns
+    }
+    with open_log(tmp_path) as loaded:
+        assert (loaded.read_stats, loaded.invalid_events) == (
+            reference.read_stats,
+            reference.invalid_events,
+        )
+        assert _table(loaded) == expected
+        assert list(loaded.experiment_columns) == sorted(loaded.experiment_columns)
+        types = loaded.query("DESCRIBE events").set_index("column_name")["column_type"]
+        assert types.to_dict() == {"row": "BIGINT"} | {
+            name: SQL_TYPES[kind] for name, kind in COLUMNS.items()
+        } | dict.fromkeys(loaded.experiment_columns.values(), "VARCHAR")
 
 
-def test_a_log_without_events_gives_empty_frames(tmp_path: Path) -> None:
+def test_a_log_without_events_gives_an_empty_table(tmp_path: Path) -> None:
     (tmp_path / "events-h-1-0-00000.jsonl").write_text('{"torn": ')
-    loaded = load_events(tmp_path)
-    assert loaded.events.empty and loaded.experiments.empty
-    assert loaded.read_stats.skipped_lines == 1
+    with open_log(tmp_path) as loaded:
+        assert loaded.events == 0 and not loaded.experiment_columns
+        assert loaded.query("SELECT * FROM events").empty
+        assert loaded.read_stats.skipped_lines == 1

@@ -11,7 +11,7 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from botify.logs.reader import ReadStats, load_events, log_files, read_events
+from botify.logs.reader import ReadStats, log_files, open_log, read_events
 from botify.logs.schema import Event
 from botify.logs.writer import EventLog, LogUnavailable
 
@@ -56,11 +56,12 @@ def test_the_reader_keeps_what_the_writer_writes_and_drops_what_sessions_cannot_
     log = EventLog(tmp_path)
     for e in (NEXT, last, degraded, *(replace(NEXT, **fields) for fields in broken)):
         log.write(e)
-    loaded = load_events(tmp_path)
-    assert loaded.events["message"].tolist() == ["next", "last", "next"]
-    assert loaded.events["request"].isna().tolist() == [False, False, True]
-    assert loaded.invalid_events == len(broken)
-    assert loaded.read_stats.skipped_lines == 0
+    with open_log(tmp_path) as loaded:
+        events = loaded.query('SELECT message, request FROM events ORDER BY "row"')
+        assert events["message"].tolist() == ["next", "last", "next"]
+        assert events["request"].isna().tolist() == [False, False, True]
+        assert loaded.invalid_events == len(broken)
+        assert loaded.read_stats.skipped_lines == 0
 
 
 def test_lines_round_trip(tmp_path):
