@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from botify.analysis.checks import latency_guardrail, sample_ratio_mismatch
+from botify.logs.sessions import sessionize
 
 
 @pytest.mark.parametrize(
@@ -30,11 +31,17 @@ def test_sample_ratio_p_value_is_the_chi_square_test() -> None:
     assert 0.001 < check.p_value < 0.01
 
 
-def test_latency_guardrail_flags_a_slower_treatment() -> None:
+def test_latency_guardrail_flags_a_slower_treatment(events_log) -> None:
     users = pd.Series(["C", "T1", "T2"], index=[1, 2, 3])
     latency = np.concatenate([np.full(100, 0.010), np.full(100, 0.011), np.full(100, 0.020)])
-    events = pd.DataFrame({"user": np.repeat([1, 2, 3], 100), "latency": latency})
-    table = latency_guardrail(events, users, "C", ["T1", "T2", "T3"], max_increase=0.2)
+    log = events_log(
+        [
+            {"user": int(user), "timestamp": i, "latency": float(value)}
+            for i, (user, value) in enumerate(zip(np.repeat([1, 2, 3], 100), latency, strict=True))
+        ]
+    )
+    sessionize(log, "s")
+    table = latency_guardrail(log, "s", users, "C", ["T1", "T2", "T3"], max_increase=0.2)
     assert table.loc["C", "p99_latency_ms"] == pytest.approx(10.0)
     assert table["breached"].tolist() == [False, False, True, False]
     assert table.loc["T3", "requests"] == 0 and np.isnan(table.loc["T3", "p99_latency_ms"])

@@ -6,12 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from botify.analysis.diagnostics import (
-    listened_recommendations,
-    served_by_shares,
-    treatment_diagnostics,
-)
-from botify.logs.sessions import sessionize
+from botify.analysis.diagnostics import listened_flags, served_by_shares, treatment_diagnostics
+from botify.logs.reader import EventLog
+from botify.logs.sessions import session_table, sessionize
 
 ARTISTS = pd.Series({1: "a", 2: "a", 3: "b", 4: "c", 5: "b"}, name="artist")
 
@@ -30,7 +27,7 @@ def _session(user: int, start: int, tracks: list[int], times: list[float]) -> li
                 "track": track,
                 "time": time,
                 "latency": 0.001,
-                "recommendation": pd.NA if last else tracks[i + 1],
+                "recommendation": None if last else tracks[i + 1],
                 "served_by": "random_fallback" if i == 0 else "anchor",
                 "candidates": 0 if i == 0 else 10,
                 "recommender": "anchor",
@@ -41,34 +38,50 @@ def _session(user: int, start: int, tracks: list[int], times: list[float]) -> li
 
 # User 1 (C): 1 → 2 (same artist a) → 1 (repeat, same artist) → 3 (artist b); skips at < 0.5.
 # User 2 (T1): 3 → 4 → 5 (artist b again, not the previous artist).
-EVENTS = sessionize(
-    pd.DataFrame(
-        _session(1, 0, [1, 2, 1, 3], [1.0, 0.8, 0.0, 0.4])
-        + _session(2, 0, [3, 4, 5], [1.0, 0.6, 0.7])
-    ).astype({"recommendation": "Int64"})
+EVENTS = _session(1, 0, [1, 2, 1, 3], [1.0, 0.8, 0.0, 0.4]) + _session(
+    2, 0, [3, 4, 5], [1.0, 0.6, 0.7]
 )
 TREATMENTS = pd.Series({1: "C", 2: "T1"}, name="treatment")
 
 
-def test_listened_recommendation_flags() -> None:
-    flags = listened_recommendations(EVENTS, ARTISTS, good_time=0.5)
+@pytest.fixture
+def log(events_log) -> EventLog:
+    """The events, sessionized into table ``s``."""
+    log = events_log(EVENTS)
+    sessionize(log, "s")
+    return log
+
+
+def _flags(log: EventLog, artists: pd.Series | None) -> pd.DataFrame:
+    flags = listened_flags(log, "s", TREATMENTS, artists)
+    return log.query(
+        f'SELECT flags.*, track FROM ({flags}) AS flags JOIN s USING ("user", session, position) '
+        'ORDER BY "user", session, position'
+    )
+
+
+def test_listened_recommendation_flags(log) -> None:
+    flags = _flags(log, ARTISTS)
     assert flags["track"].tolist() == [2, 1, 3, 4, 5]
+    assert flags["time"].tolist() == [0.8, 0.0, 0.4, 0.6, 0.7]
+    assert flags["treatment"].tolist() == ["C", "C", "C", "T1", "T1"]
     assert flags["repeat"].tolist() == [False, True, False, False, False]
-    assert flags["same_artist"].tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
-    assert flags["artist_repeat"].tolist() == [1.0, 1.0, 0.0, 0.0, 1.0]
-    assert flags["skip"].tolist() == [False, True, True, False, False]
+    assert flags["same_artist"].tolist() == [True, True, False, False, False]
+    assert flags["artist_repeat"].tolist() == [True, True, False, False, True]
 
 
-def test_artist_flags_need_a_catalog() -> None:
-    flags = listened_recommendations(EVENTS, None)
-    assert flags["same_artist"].isna().all()
+def test_artist_flags_need_a_catalog(log) -> None:
+    flags = _flags(log, None)
+    assert flags["same_artist"].isna().all() and flags["artist_repeat"].isna().all()
 
 
-def test_diagnostics_per_treatment() -> None:
-    table = treatment_diagnostics(EVENTS, TREATMENTS, ["C", "T1", "T2"], ARTISTS, 0.5)
+def test_diagnostics_per_treatment(log) -> None:
+    sessions = session_table(log, "s")
+    table = treatment_diagnostics(log, "s", sessions, TREATMENTS, ["C", "T1", "T2"], ARTISTS, 0.5)
     assert table.loc["C", "repeat_rate"] == pytest.approx(1 / 3)
     assert table.loc["C", "same_artist_rate"] == pytest.approx(2 / 3)
-    assert table.loc["C", "skip_rate"] == pytest.approx(2 / 3)
+    assert table.loc["C", "skip_rate"] == pytest.approx(2 / 3)  # 0.0 and 0.4 < 0.5
+    assert table.loc["T1", "skip_rate"] == 0.0
     assert table.loc["C", "repeat_listen_time"] == 0.0
     assert table.loc["C", "fresh_listen_time"] == pytest.approx(0.6)
     assert table.loc["T1", "artist_repeat_rate"] == pytest.approx(1 / 2)
@@ -77,12 +90,23 @@ def test_diagnostics_per_treatment() -> None:
     assert table.loc["T2", "users"] == 0 and np.isnan(table.loc["T2", "repeat_rate"])
 
 
-def test_coverage_without_catalog_uses_tracks_seen() -> None:
-    table = treatment_diagnostics(EVENTS, TREATMENTS, ["C", "T1"], None)
+def test_coverage_without_catalog_uses_tracks_seen(log) -> None:
+    sessions = session_table(log, "s")
+    table = treatment_diagnostics(log, "s", sessions, TREATMENTS, ["C", "T1"], None)
     assert table.loc["T1", "coverage"] == pytest.approx(2 / 5)
 
 
-def test_served_by_shares() -> None:
-    shares = served_by_shares(EVENTS, TREATMENTS, ["C", "T1"])
+def test_served_by_shares(log) -> None:
+    shares = served_by_shares(log, "s", TREATMENTS, ["C", "T1"])
     assert shares.loc["C", "random_fallback"] == pytest.approx(1 / 3)
     assert shares.loc["T1", "anchor"] == pytest.approx(1 / 2)
+
+
+def test_an_arm_whose_events_name_no_recommender_has_none(events_log) -> None:
+    # The pandas pipeline (commit 05b8c45) named one of the log's recommenders here: it
+    # counted a categorical's unobserved values.
+    log = events_log([{**e, "recommender": None} if e["user"] == 2 else e for e in EVENTS])
+    sessionize(log, "s")
+    table = treatment_diagnostics(log, "s", session_table(log, "s"), TREATMENTS, ["C", "T1"], None)
+    assert table.loc["C", "recommender"] == "anchor"
+    assert pd.isna(table.loc["T1", "recommender"])
