@@ -14,7 +14,7 @@ from botify.analysis.pipeline import analyze_experiment
 from botify.analysis.preperiod import fill_covariates, pre_period
 from botify.analysis.report import write_report
 from botify.analysis.stats import compare_treatments
-from botify.logs.reader import load_events
+from botify.logs.reader import open_log
 
 TEA_FIELDS = {
     "abs_effect": "effect_size",
@@ -114,17 +114,19 @@ def test_users_the_pre_period_never_saw_get_zero_time_and_mean_ratios() -> None:
 
 
 def test_pre_period_is_what_came_before_the_experiment(pre_period_logs: Path) -> None:
-    log = load_events(pre_period_logs)
-    users = pd.Index(sorted(log.events["user"].unique()), name="user")
-    pre = pre_period(log, "EXP", users)
-    assert pre is not None
-    assert pre.events == int(log.experiments["PRE"].notna().sum())
-    assert pre.users_seen == pre.users == len(users)
-    assert pre_period(log, "PRE", users) is None  # nothing came before the first experiment
+    with open_log(pre_period_logs) as log:
+        users = pd.Index(log.query('SELECT DISTINCT "user" FROM events ORDER BY 1')["user"])
+        pre = pre_period(log, "EXP", users.rename("user"))
+        assert pre is not None
+        pre_column = log.experiment_columns["PRE"]
+        assert pre.events == log.row(f"SELECT count({pre_column}) FROM events")[0]
+        assert pre.users_seen == pre.users == len(users)
+        assert pre_period(log, "PRE", users) is None  # nothing came before the first experiment
 
 
 def test_report_carries_cuped_rows_and_decides_on_them(pre_period_logs, tmp_path) -> None:
-    analysis = analyze_experiment(load_events(pre_period_logs), "EXP")
+    with open_log(pre_period_logs) as log:
+        analysis = analyze_experiment(log, "EXP")
     assert analysis.adjusted is not None and analysis.decisive is analysis.adjusted
     sessions = analysis.adjusted.set_index("metric").loc["sessions"]
     assert sessions["variance_reduction"] > 0.1  # the persistent activity trait
@@ -142,7 +144,8 @@ def test_report_carries_cuped_rows_and_decides_on_them(pre_period_logs, tmp_path
 
 def test_without_pre_period_the_unadjusted_rows_decide(effect_logs, tmp_path: Path) -> None:
     log_dir, _, _ = effect_logs
-    analysis = analyze_experiment(load_events(log_dir), "EXP")
+    with open_log(log_dir) as log:
+        analysis = analyze_experiment(log, "EXP")
     assert analysis.pre_period is None and analysis.decisive is analysis.comparison
     text = write_report(analysis, tmp_path)
     assert "No pre-period" in text

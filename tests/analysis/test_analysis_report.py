@@ -12,7 +12,7 @@ from botify.analysis.diagnostics import load_track_artists
 from botify.analysis.pipeline import analyze_experiment
 from botify.analysis.report import report_command
 from botify.cli import main
-from botify.logs.reader import load_events
+from botify.logs.reader import open_log
 
 
 def _row(comparison, treatment: str, metric: str):
@@ -22,7 +22,8 @@ def _row(comparison, treatment: str, metric: str):
 
 def test_injected_effects_are_detected_and_explained(effect_logs) -> None:
     log_dir, tracks, _ = effect_logs
-    analysis = analyze_experiment(load_events(log_dir), "EXP", "C", load_track_artists(tracks))
+    with open_log(log_dir) as log:
+        analysis = analyze_experiment(log, "EXP", "C", load_track_artists(tracks))
     lifted = _row(analysis.comparison, "T1", "time")
     assert lifted["significant"] and lifted["lower"] > 0
     assert not _row(analysis.comparison, "T1", "mean_request_latency")["significant"]
@@ -36,7 +37,8 @@ def test_injected_effects_are_detected_and_explained(effect_logs) -> None:
 
 def test_aa_logs_show_no_significant_effect(aa_logs) -> None:
     log_dir, tracks, _ = aa_logs
-    analysis = analyze_experiment(load_events(log_dir), "EXP", "C", load_track_artists(tracks))
+    with open_log(log_dir) as log:
+        analysis = analyze_experiment(log, "EXP", "C", load_track_artists(tracks))
     assert not analysis.comparison["significant"].any()
     assert (analysis.comparison["lower"] < 0).all() and (analysis.comparison["upper"] > 0).all()
 
