@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from botify.analysis.assignment import served_under, user_treatments
-from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, user_metrics
+from botify.analysis.assignment import register_treatments, served_under, user_treatments
+from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, request_latency, user_metrics
 from botify.analysis.preperiod import pre_period
 from botify.analysis.sequential import MONITOR_METRIC, confidence_sequences
 from botify.analysis.stats import compare_treatments
-from botify.logs.reader import load_events
+from botify.logs.reader import open_log
 from botify.logs.sessions import session_table, sessionize
 from botify.rollout.experiments import treatment_index, treatment_names
 
@@ -49,26 +49,24 @@ def per_user_metrics(
     """Per-user metrics (optionally of one treatment's users), their pre-period covariates
     (None without ``experiment`` or a pre-period) and their sessions with start times."""
     started = clock.perf_counter()
-    log = load_events(log_dir)
-    loaded = clock.perf_counter()
-    events = log.events
-    if experiment:
-        events = events[served_under(log.events, log.experiments, experiment)]
-    if experiment and treatment:
-        assigned = user_treatments(log.events, log.experiments, experiment).treatments
-        events = events[events["user"].isin(assigned.index[assigned == treatment])]
-    sessionized = sessionize(events)
-    sessions = session_table(sessionized)
-    sessions["start"] = sessionized.groupby("session_id")["timestamp"].min()
-    metrics = user_metrics(sessionized, sessions)
-    pre = pre_period(log, experiment, metrics.index) if experiment else None
-    done = clock.perf_counter()
-    print(
-        f"read {len(log.events):,} events from {log.read_stats.files} files in "
-        f"{loaded - started:.1f} s; sessionized and computed metrics of {len(metrics):,} users "
-        f"in {done - loaded:.1f} s"
-        + ("" if pre is None else f"; pre-period covariates for {pre.users_seen:,} of them")
-    )
+    with open_log(log_dir) as log:
+        loaded = clock.perf_counter()
+        where, params = served_under(log, experiment) if experiment else ("TRUE", [])
+        if experiment and treatment:
+            assigned = user_treatments(log, experiment).treatments
+            arm = register_treatments(log, assigned[assigned == treatment])
+            where = f'{where} AND "user" IN (SELECT "user" FROM {arm})'
+        sessionize(log, "aa_events", where, params)
+        sessions = session_table(log, "aa_events")
+        metrics = user_metrics(sessions, request_latency(log, "aa_events"))
+        pre = pre_period(log, experiment, metrics.index) if experiment else None
+        done = clock.perf_counter()
+        print(
+            f"read {log.events:,} events from {log.read_stats.files} files in "
+            f"{loaded - started:.1f} s; sessionized and computed metrics of {len(metrics):,} "
+            f"users in {done - loaded:.1f} s"
+            + ("" if pre is None else f"; pre-period covariates for {pre.users_seen:,} of them")
+        )
     return metrics, None if pre is None else pre.covariates, sessions
 
 

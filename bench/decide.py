@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from botify.analysis.assignment import served_under, user_treatments
+from botify.analysis.assignment import register_treatments, served_under, user_treatments
 from botify.analysis.power import users_per_arm
 from botify.analysis.preperiod import pre_period
 from botify.analysis.sequential import MONITOR_METRIC, confidence_sequences
 from botify.analysis.stats import COVARIATE_PREFIX, compare_treatments
-from botify.logs.reader import load_events
+from botify.logs.reader import open_log
 from botify.logs.sessions import session_table, sessionize
 
 
@@ -36,15 +36,15 @@ def arm_sessions(
     log_dir: Path, experiment: str, control: str, treatment: str
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame | None]:
     """Closed sessions of the two arms (user, time, start), the users' arms, covariates."""
-    log = load_events(log_dir)
-    arms = user_treatments(log.events, log.experiments, experiment).treatments
-    arms = arms[arms.isin([control, treatment])].replace({control: "C", treatment: "T1"})
-    events = log.events[served_under(log.events, log.experiments, experiment)]
-    sessionized = sessionize(events[events["user"].isin(arms.index)])
-    sessions = session_table(sessionized)
-    sessions["start"] = sessionized.groupby("session_id")["timestamp"].min()
-    sessions = sessions[sessions["closed"]].sort_values("start", kind="stable")
-    pre = pre_period(log, experiment, pd.Index(np.unique(sessions["user"]), name="user"))
+    with open_log(log_dir) as log:
+        arms = user_treatments(log, experiment).treatments
+        arms = arms[arms.isin([control, treatment])].replace({control: "C", treatment: "T1"})
+        where, params = served_under(log, experiment)
+        users = register_treatments(log, arms)
+        sessionize(log, "arm_events", f'{where} AND "user" IN (SELECT "user" FROM {users})', params)
+        sessions = session_table(log, "arm_events")
+        sessions = sessions[sessions["closed"]].sort_values("start", kind="stable")
+        pre = pre_period(log, experiment, pd.Index(np.unique(sessions["user"]), name="user"))
     return sessions, arms, None if pre is None else pre.covariates
 
 
