@@ -195,10 +195,50 @@ def test_the_report_equals_the_pandas_pipelines_on_adversarial_logs(
     _compare(log_dir, experiment, tracks if catalog else None, control)
 
 
+def _tied(user: int, treatment: str) -> list[dict]:
+    """One user's events that only the order's tie-breaks place: degraded answers (no
+    request, no epoch) in the same millisecond, a counter restarted with a later epoch."""
+    event = {
+        "message": "next",
+        "user": user,
+        "time": 0.5,
+        "recommender": "anchor",
+        "experiment": "AB",
+        "experiments": {"AB": treatment},
+    }
+    degraded = {"request": None, "epoch": None, "degraded": True, "latency": 0.001}
+    return [
+        {**event, "timestamp": 1, "request": 1, "epoch": EPOCH, "track": 1, "recommendation": 2},
+        {**event, **degraded, "timestamp": 2, "message": "last", "track": 2},
+        {**event, **degraded, "timestamp": 2, "track": 3, "recommendation": 4},
+        {**event, "timestamp": 2, "request": 2, "epoch": EPOCH, "track": 4, "recommendation": 5},
+        {
+            **event,
+            "timestamp": 3,
+            "request": 1,
+            "epoch": LATER_EPOCH,
+            "track": 5,
+            "message": "last",
+        },
+        {**event, "timestamp": 3, "request": 3, "epoch": EPOCH, "track": 6, "recommendation": 7},
+    ]
+
+
+@pytest.fixture(scope="module")
+def tied_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Users whose events tie, written to two files in each of the two orders."""
+    events = [event for user in range(8) for event in _tied(user, "C" if user % 2 else "T1")]
+    return _write(tmp_path_factory.mktemp("tied") / "logs", events, seed=1, processes=2)
+
+
+def test_the_report_equals_the_pandas_pipelines_where_only_tie_breaks_order(tied_logs) -> None:
+    _compare(tied_logs, "AB", None)
+
+
 def test_training_listens_equal_the_pandas_pipelines(
-    effect_logs, pre_period_logs, adversarial_logs
+    effect_logs, pre_period_logs, adversarial_logs, tied_logs
 ) -> None:
-    for log_dir in (effect_logs[0], pre_period_logs, adversarial_logs[0]):
+    for log_dir in (effect_logs[0], pre_period_logs, adversarial_logs[0], tied_logs):
         old = listens_from_sessions(sessionize(read_frames(log_dir).events))
         new, _, _ = read_listens(log_dir)
         for name in ("session", "track", "time", "timestamp"):
