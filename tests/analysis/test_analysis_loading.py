@@ -125,7 +125,8 @@ def test_the_reader_gives_what_reading_line_by_line_gives_on_messy_logs(
     (nested / "events-h-1-0-00000.jsonl").write_text("\n".join(lines) + "\n" + '{"torn": ')
     (tmp_path / "events-h-2-0-00000.jsonl").write_text((Path(log_files(log_dir)[0])).read_text())
     reference = read_frames(tmp_path)
-    assert reference.invalid_events == 10 and reference.read_stats.skipped_lines >= 9
+    # The test covers both kinds (and two blank lines, which are not counted).
+    assert reference.invalid_events == 10 and reference.read_stats.skipped_lines >= 7
     expected = {name: _values(reference.events[name]) for name in COLUMNS} | {
         name: _values(reference.experiments[name]) for name in reference.experiments.columns
     }
