@@ -10,7 +10,10 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).parents[2] / "jupyter" / "ab_analysis.ipynb"
 
 
-def _run(tmp_path: Path) -> tuple[list[dict], str]:
+def _run(tmp_path: Path, monkeypatch) -> tuple[list[dict], str]:
+    # The kernel runs in tmp_path: without this it would import the botify the venv was
+    # installed from, not this checkout's.
+    monkeypatch.setenv("PYTHONPATH", str(NOTEBOOK.parents[1]))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     # "python3" runs this interpreter (the venv's): jupyter_client substitutes sys.executable.
     NotebookClient(
@@ -27,7 +30,7 @@ def test_notebook_runs_and_shows_the_effects(effect_logs, monkeypatch, tmp_path:
     log_dir, tracks, _ = effect_logs
     monkeypatch.setenv("BOTIFY_AB_LOGS", str(log_dir))
     monkeypatch.setenv("BOTIFY_AB_TRACKS", str(tracks))
-    outputs, text = _run(tmp_path)
+    outputs, text = _run(tmp_path, monkeypatch)
     images = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(images) >= 3
     assert "mean_time_per_session" in text and "same_artist_rate" in text
@@ -39,7 +42,7 @@ def test_notebook_shows_cuped_with_a_pre_period(pre_period_logs, monkeypatch, tm
     monkeypatch.setenv("BOTIFY_AB_EXPERIMENT", "EXP")
     monkeypatch.delenv("BOTIFY_AB_TRACKS", raising=False)
     monkeypatch.delenv("BOTIFY_DATA_DIR", raising=False)
-    outputs, text = _run(tmp_path)
+    outputs, text = _run(tmp_path, monkeypatch)
     assert "pre-period: " in text and "variance_reduction_cuped" in text
     images = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(images) >= 4  # the CUPED effects figure too
