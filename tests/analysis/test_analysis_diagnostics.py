@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from botify.analysis.diagnostics import listened_flags, served_by_shares, treatment_diagnostics
+from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
 from botify.logs.reader import EventLog
 from botify.logs.sessions import session_table, sessionize
 
@@ -52,27 +52,26 @@ def log(events_log) -> EventLog:
     return log
 
 
-def _flags(log: EventLog, artists: pd.Series | None) -> pd.DataFrame:
-    flags = listened_flags(log, "s", TREATMENTS, artists)
-    return log.query(
-        f'SELECT flags.*, track FROM ({flags}) AS flags JOIN s USING ("user", session, position) '
-        'ORDER BY "user", session, position'
-    )
+def _diagnostics(log: EventLog, artists: pd.Series | None, names: list[str]) -> pd.DataFrame:
+    return treatment_diagnostics(log, "s", session_table(log, "s"), TREATMENTS, names, artists, 0.5)
 
 
 def test_listened_recommendation_flags(log) -> None:
-    flags = _flags(log, ARTISTS)
-    assert flags["track"].tolist() == [2, 1, 3, 4, 5]
-    assert flags["time"].tolist() == [0.8, 0.0, 0.4, 0.6, 0.7]
-    assert flags["treatment"].tolist() == ["C", "C", "C", "T1", "T1"]
-    assert flags["repeat"].tolist() == [False, True, False, False, False]
-    assert flags["same_artist"].tolist() == [True, True, False, False, False]
-    assert flags["artist_repeat"].tolist() == [True, True, False, False, True]
+    # Listened recommended tracks: C 2, 1, 3 (repeat: -, yes, -; same artist as the track
+    # before: yes, yes, -; artist already played: yes, yes, -; skip: -, yes, yes); T1 4, 5
+    # (artist already played: -, yes).
+    table = _diagnostics(log, ARTISTS, ["C", "T1"])
+    assert table["recommendations"].tolist() == [3, 2]
+    assert table["repeat_rate"].tolist() == pytest.approx([1 / 3, 0.0])
+    assert table["same_artist_rate"].tolist() == pytest.approx([2 / 3, 0.0])
+    assert table["artist_repeat_rate"].tolist() == pytest.approx([2 / 3, 1 / 2])
+    assert table["skip_rate"].tolist() == pytest.approx([2 / 3, 0.0])
 
 
 def test_artist_flags_need_a_catalog(log) -> None:
-    flags = _flags(log, None)
-    assert flags["same_artist"].isna().all() and flags["artist_repeat"].isna().all()
+    table = _diagnostics(log, None, ["C", "T1"])
+    assert table["same_artist_rate"].isna().all() and table["artist_repeat_rate"].isna().all()
+    assert table["repeat_rate"].notna().all()
 
 
 def test_diagnostics_per_treatment(log) -> None:
