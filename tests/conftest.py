@@ -12,7 +12,7 @@ from redis_cluster import LocalRedisCluster
 from worlds import tiny_tracks, write_events, write_jsonl
 
 from botify.config import Config
-from botify.logs.reader import EventLog, open_log
+from botify.logs.reader import EventDatabase, open_log
 from botify.run.redis_server import RedisServer
 
 
@@ -41,9 +41,9 @@ def config(tmp_path: Path, world_dir: Path) -> Config:
 def events_log(tmp_path: Path):
     """A factory: ``events_log(events)`` writes the event dicts as a log (``write_events``)
     and opens it (``open_log``); every log it opened is closed after the test."""
-    opened: list[EventLog] = []
+    opened: list[EventDatabase] = []
 
-    def open_events(events: list[dict]) -> EventLog:
+    def open_events(events: list[dict]) -> EventDatabase:
         log_dir = tmp_path / f"events-log-{len(opened)}"
         write_events(log_dir, events)
         opened.append(open_log(log_dir))

@@ -1,7 +1,9 @@
 """A/B analysis of botify's event logs: per-user metrics, statistics, diagnostics, report.
 
-The events come from ``botify.logs`` (``reader.load_events``, ``sessions.sessionize``),
-shared with training. Modules, in the order the data flows through them:
+The events come from ``botify.logs`` (``reader.open_log``, ``sessions.sessionize``), shared
+with training: the event-level work is SQL in their DuckDB database, and only per-session,
+per-user and per-treatment tables come out as frames. Modules, in the order the data flows
+through them:
 
 - ``assignment``: which treatment each user is in, for one experiment.
 - ``metrics``: per-user metrics of sessionized events (SPEC §7).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 
 _TREATMENT_NAME = re.compile(r"T(\d+)")
 
@@ -29,7 +29,7 @@ class UserTreatments:
     users_with_conflicting_treatments: int
 
 
-def latest_experiment(log: EventLog) -> str:
+def latest_experiment(log: EventDatabase) -> str:
     """The experiment to analyse by default: the one served by the latest event.
 
     In logs without the ``experiment`` field, the most frequently logged one.
@@ -55,7 +55,7 @@ def latest_experiment(log: EventLog) -> str:
     return list(columns)[counts.index(max(counts))]
 
 
-def served_under(log: EventLog, experiment: str) -> tuple[str, list]:
+def served_under(log: EventDatabase, experiment: str) -> tuple[str, list]:
     """The SQL condition on ``events`` (and its parameters) that selects the events of
     ``experiment``."""
     if experiment not in log.experiment_columns:
@@ -64,7 +64,7 @@ def served_under(log: EventLog, experiment: str) -> tuple[str, list]:
     return f"({column} IS NOT NULL AND (experiment IS NULL OR experiment = ?))", [experiment]
 
 
-def user_treatments(log: EventLog, experiment: str) -> UserTreatments:
+def user_treatments(log: EventDatabase, experiment: str) -> UserTreatments:
     """The treatment of every user that has events served under ``experiment``."""
     condition, params = served_under(log, experiment)
     column = log.experiment_columns[experiment]
@@ -85,7 +85,7 @@ def user_treatments(log: EventLog, experiment: str) -> UserTreatments:
     )
 
 
-def register_treatments(log: EventLog, treatments: pd.Series) -> str:
+def register_treatments(log: EventDatabase, treatments: pd.Series) -> str:
     """Make ``treatments`` (index: user) queryable in ``log``'s database as a relation of
     (``user``, ``treatment``); returns its name."""
     frame = pd.DataFrame(

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from botify.analysis.assignment import register_treatments
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 from botify.logs.sessions import selected_events
 
 SRM_WARN_P = 0.01
@@ -50,7 +50,7 @@ def sample_ratio_mismatch(
 
 
 def latency_guardrail(
-    log: EventLog,
+    log: EventDatabase,
     table: str,
     treatments: pd.Series,
     control: str,

@@ -18,7 +18,7 @@ from scipy import stats
 from botify.analysis.assignment import user_treatments
 from botify.analysis.diagnostics import recommender_per_treatment
 from botify.analysis.metrics import EXPERIMENT_EVENTS, experiment_metrics
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 
 DAY_COLUMNS = (
     "day",
@@ -32,7 +32,7 @@ DAY_COLUMNS = (
 )
 
 
-def day_table(log: EventLog, experiments: list[str]) -> pd.DataFrame:
+def day_table(log: EventDatabase, experiments: list[str]) -> pd.DataFrame:
     """One row per (day, treatment) of the ``experiments``, day ``i`` being ``experiments[i-1]``."""
     rows = []
     for day, experiment in enumerate(experiments, start=1):

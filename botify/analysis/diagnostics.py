@@ -25,7 +25,7 @@ import pandas as pd
 from botify.analysis.assignment import register_treatments
 from botify.config import Config
 from botify.data.catalog import read_catalog
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 from botify.logs.sessions import EXACT, exact_sum, selected_events
 
 DIAGNOSTIC_COLUMNS = (
@@ -51,7 +51,7 @@ def load_track_artists(tracks_path: Path) -> pd.Series:
     return pd.Series(catalog.artists, name="artist", dtype="object")
 
 
-def _register_artists(log: EventLog, track_artists: pd.Series) -> str:
+def _register_artists(log: EventDatabase, track_artists: pd.Series) -> str:
     frame = pd.DataFrame(
         {
             "track": track_artists.index.to_numpy(dtype="int64"),
@@ -62,7 +62,7 @@ def _register_artists(log: EventLog, track_artists: pd.Series) -> str:
     return "track_artist"
 
 
-def _listened(log: EventLog, table: str, labels: str, good_time: float) -> pd.DataFrame:
+def _listened(log: EventDatabase, table: str, labels: str, good_time: float) -> pd.DataFrame:
     # Per treatment: listened tracks, skips, and the repeats and fresh tracks with their
     # total listen time. A track's repeats are its plays after its first in the session
     # (the session's first track counts as played): per (session, track), all plays but the
@@ -95,7 +95,7 @@ def _listened(log: EventLog, table: str, labels: str, good_time: float) -> pd.Da
 
 
 def _artist_counts(
-    log: EventLog, table: str, labels: str, track_artists: pd.Series
+    log: EventDatabase, table: str, labels: str, track_artists: pd.Series
 ) -> pd.DataFrame:
     # Per treatment: listened tracks by the artist of the track before (within the session,
     # since the session's first event is no listened track), and plays of an artist after
@@ -127,7 +127,7 @@ def _artist_counts(
 
 
 def treatment_diagnostics(
-    log: EventLog,
+    log: EventDatabase,
     table: str,
     sessions: pd.DataFrame,
     treatments: pd.Series,
@@ -189,7 +189,7 @@ def treatment_diagnostics(
 
 
 def served_by_shares(
-    log: EventLog, table: str, treatments: pd.Series, treatment_names: list[str]
+    log: EventDatabase, table: str, treatments: pd.Series, treatment_names: list[str]
 ) -> pd.DataFrame:
     """Share of answered requests per ``served_by`` (columns) and treatment (rows) among the
     events sessionized in ``table``."""
@@ -205,7 +205,7 @@ def served_by_shares(
     return shares.sort_index(axis=1).reindex(pd.Index(treatment_names, name="treatment"))
 
 
-def recommender_per_treatment(log: EventLog, table: str, treatments: pd.Series) -> pd.Series:
+def recommender_per_treatment(log: EventDatabase, table: str, treatments: pd.Series) -> pd.Series:
     """The most common recommender of each treatment's events sessionized in ``table`` (ties:
     the first by name); index: treatment."""
     counts = log.query(

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from botify.analysis.assignment import served_under
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 from botify.logs.sessions import exact_sum, selected_events, session_table, sessionize
 
 METRICS = (
@@ -27,7 +27,7 @@ GUARDRAIL_METRICS = ("mean_request_latency",)
 EXPERIMENT_EVENTS = "experiment_events"
 
 
-def request_latency(log: EventLog, table: str) -> pd.DataFrame:
+def request_latency(log: EventDatabase, table: str) -> pd.DataFrame:
     """Per user of the events sessionized in ``table`` (``botify.logs.sessions``): the sum
     of request latencies (``latency``) and how many requests have one (``requests``);
     index: user."""
@@ -66,7 +66,7 @@ def user_metrics(sessions: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def experiment_metrics(log: EventLog, experiment: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def experiment_metrics(log: EventDatabase, experiment: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sessions (``session_table``) and per-user metrics of ``experiment``'s events,
     which stay sessionized in ``log``'s table ``EXPERIMENT_EVENTS``."""
     sessionize(log, EXPERIMENT_EVENTS, *served_under(log, experiment))

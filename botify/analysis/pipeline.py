@@ -22,7 +22,7 @@ from botify.analysis.metrics import (
 from botify.analysis.preperiod import PrePeriod, pre_period
 from botify.analysis.stats import compare_treatments
 from botify.config import Config
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,13 @@ class AbAnalysis:
         return self.comparison if self.adjusted is None else self.adjusted
 
 
-def default_experiment(log: EventLog) -> str:
+def default_experiment(log: EventDatabase) -> str:
     """The experiment to analyse when none is named: the one the latest event was served under."""
     return latest_experiment(log)
 
 
 def analyze_experiment(
-    log: EventLog,
+    log: EventDatabase,
     experiment: str,
     control: str = "C",
     track_artists: pd.Series | None = None,

@@ -24,7 +24,7 @@ import pandas as pd
 from botify.analysis.assignment import served_under
 from botify.analysis.metrics import METRICS, request_latency, user_metrics
 from botify.analysis.stats import COVARIATE_PREFIX
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 from botify.logs.sessions import session_table, sessionize
 
 
@@ -39,7 +39,7 @@ class PrePeriod:
     covariates: pd.DataFrame  # index: user; columns: pre_<metric> for every metric
 
 
-def experiment_start(log: EventLog, experiment: str) -> int:
+def experiment_start(log: EventDatabase, experiment: str) -> int:
     """Timestamp (ms) of the first event served under ``experiment``."""
     condition, params = served_under(log, experiment)
     query = f"SELECT min(timestamp) FROM events WHERE {condition}"
@@ -54,7 +54,7 @@ def fill_covariates(pre_metrics: pd.DataFrame, users: pd.Index) -> pd.DataFrame:
     return filled[list(METRICS)].add_prefix(COVARIATE_PREFIX).astype("float64")
 
 
-def pre_period(log: EventLog, experiment: str, users: pd.Index) -> PrePeriod | None:
+def pre_period(log: EventDatabase, experiment: str, users: pd.Index) -> PrePeriod | None:
     """The pre-period of ``experiment`` and covariates of ``users``; None without one.
 
     Its events are sessionized into the table ``pre_period_events`` of ``log``'s database.

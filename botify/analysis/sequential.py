@@ -27,7 +27,7 @@ from botify.analysis.assignment import expected_treatments, user_treatments
 from botify.analysis.metrics import experiment_metrics
 from botify.analysis.preperiod import pre_period
 from botify.analysis.stats import compare_treatments
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 
 
 def mixture_rho(alpha: float, n_star: float) -> float:
@@ -89,7 +89,7 @@ LOOK_COLUMNS = (
 
 
 def running_effects(
-    log: EventLog,
+    log: EventDatabase,
     experiment: str,
     control: str = "C",
     metric: str = MONITOR_METRIC,

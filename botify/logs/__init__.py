@@ -3,7 +3,7 @@
 - ``schema``: ``Event``, the record of one answered request: its fields, key order, JSON
   line, and what the reader loads and checks of it.
 - ``writer``: ``EventLog``, one JSON line per answered request, per-process files, rotation.
-- ``reader``: every segment of a log directory → events, and typed frames (``load_events``,
-  read by DuckDB).
-- ``sessions``: events → sessions (a ``last`` closes one) and one row per session.
+- ``reader``: every segment of a log directory → events (``read_events``), or a DuckDB table
+  of them to query (``open_log``).
+- ``sessions``: events → sessions (a ``last`` closes one) and one row per session, in SQL.
 """

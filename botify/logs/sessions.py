@@ -18,7 +18,7 @@ the user's own first track with time 1.0, which is not the outcome of a recommen
 A session without a ``last`` (the user was still listening when the logs were cut) is open:
 the analysis excludes it from its metrics and counts it (``botify.analysis.metrics``).
 
-The work happens in the ``EventLog``'s DuckDB database: a window per user labels the
+The work happens in the ``EventDatabase``'s DuckDB database: a window per user labels the
 sessions (``sessionize``), so memory stays bounded however long the logs; only one row per
 session comes out (``session_table``). The window's sort is the costly step, so the
 sessionized table keeps only what sessions need; the events it came from stay reachable
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 
 # A user's events in session order: what still ties after the counters keeps file order.
 EVENT_ORDER = 'timestamp, epoch NULLS LAST, request NULLS LAST, "row"'
@@ -42,15 +42,26 @@ EVENT_ORDER = 'timestamp, epoch NULLS LAST, request NULLS LAST, "row"'
 SESSION_COLUMNS = ("user", "timestamp", "track", "time")
 # The type of ``exact_sum``'s terms: 25 million listen fractions sum in 26 of its 38 digits.
 EXACT = "DECIMAL(38, 18)"
+_EXACT_BELOW = 1e9
 
 
 def exact_sum(expression: str, where: str = "TRUE") -> str:
     """SQL of the sum of ``expression`` (a DOUBLE) over the rows where ``where`` holds, as a
     DOUBLE that does not depend on the order of the additions: each value rounded to 1e-18,
-    then summed exactly as a decimal.
-    (An ordered ``fsum`` is as exact but sorts each group's values: 4 s more per report on
-    2.67 million events.)"""
-    return f"(sum(({expression})::{EXACT}) FILTER ({where}))::DOUBLE"
+    then summed exactly as a decimal. (An ordered ``fsum`` is as exact but sorts each
+    group's values: 4 s more per report on 2.67 million events.)
+
+    Values of 1e9 or more and infinities, which no botify log holds but a foreign one may,
+    are added as doubles after: a decimal cannot hold them (nor 1e20 in a sum)."""
+    value = f"({expression})"
+    # TRY_CAST: the cast is computed before the FILTER drops the values it cannot hold.
+    exact = f"sum(TRY_CAST({value} AS {EXACT})) FILTER ({where} AND abs({value}) < {_EXACT_BELOW})"
+    rest = f"sum({value}) FILTER ({where} AND NOT abs({value}) < {_EXACT_BELOW})"
+    # NULL where no row has a value, as a sum of nothing.
+    return (
+        f"CASE WHEN count({value}) FILTER ({where}) > 0 "
+        f"THEN coalesce({exact}::DOUBLE, 0) + coalesce({rest}, 0) END"
+    )
 
 
 def sql_literal(value: object) -> str:
@@ -67,7 +78,9 @@ def selected_events(table: str) -> str:
     return f"{table}_events"
 
 
-def sessionize(log: EventLog, table: str, where: str = "TRUE", params: list | None = None) -> int:
+def sessionize(
+    log: EventDatabase, table: str, where: str = "TRUE", params: list | None = None
+) -> int:
     """Create (or replace) table ``table``: the events of ``log`` that satisfy the SQL
     condition ``where`` (with ``params`` for its ``?``), their ``SESSION_COLUMNS``, and
     ``session`` (the user's session number, from 0), ``position`` (0 for the session's first
@@ -112,7 +125,7 @@ def sessionize(log: EventLog, table: str, where: str = "TRUE", params: list | No
     return int(log.row(f"SELECT count(*) FROM {table}")[0])
 
 
-def session_table(log: EventLog, table: str) -> pd.DataFrame:
+def session_table(log: EventDatabase, table: str) -> pd.DataFrame:
     """One row per session of sessionized ``table`` (``sessionize``), ordered by user and
     session (index: ``session_id``, 0..n-1): ``user``, ``session``, ``closed``, ``time``,
     ``tracks`` (see module doc) and ``start`` (timestamp of its first event)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 from botify.logs.sessions import sessionize
 
 
@@ -53,7 +53,7 @@ class Listens:
         return starts
 
 
-def sessions_listens(log: EventLog) -> Listens:
+def sessions_listens(log: EventDatabase) -> Listens:
     """The listens of every event of ``log``, sessionized by ``botify.logs.sessions``: only
     the four columns leave DuckDB, so a week of logs fits in memory (25 million events:
     800 MB of arrays)."""

@@ -27,7 +27,7 @@ from botify.analysis.pipeline import AbAnalysis
 from botify.analysis.preperiod import PrePeriod, fill_covariates
 from botify.analysis.stats import compare_treatments
 from botify.config import Config
-from botify.logs.reader import ReadStats, log_files, read_events
+from botify.logs.reader import ReadStats, read_events
 from botify.logs.schema import COLUMNS
 from botify.training.listens import Listens
 
@@ -85,14 +85,6 @@ def _is_valid(event: dict) -> bool:
     )
 
 
-def _blank_lines(log_dir: Path) -> int:
-    blank = 0
-    for path in log_files(log_dir):
-        with open(path, "rb") as f:
-            blank += sum(not line.strip() for line in f)
-    return blank
-
-
 def read_frames(log_dir: Path) -> FrameLog:
     """Every valid event under ``log_dir``, read line by line with ``json``, as the old
     loader's frames (same columns and types)."""
@@ -106,9 +98,6 @@ def read_frames(log_dir: Path) -> FrameLog:
             kept.append(event)
         else:
             invalid += 1
-    # Blank lines are no lines to the SQL reader (since ea0a8df), though read_events skips
-    # them as lines that do not parse.
-    stats.skipped_lines -= _blank_lines(log_dir)
     events = pd.DataFrame(
         {
             "message": [e["message"] for e in kept],

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from botify.analysis.diagnostics import served_by_shares, treatment_diagnostics
-from botify.logs.reader import EventLog
+from botify.logs.reader import EventDatabase
 from botify.logs.sessions import session_table, sessionize
 
 ARTISTS = pd.Series({1: "a", 2: "a", 3: "b", 4: "c", 5: "b"}, name="artist")
@@ -45,14 +45,14 @@ TREATMENTS = pd.Series({1: "C", 2: "T1"}, name="treatment")
 
 
 @pytest.fixture
-def log(events_log) -> EventLog:
+def log(events_log) -> EventDatabase:
     """The events, sessionized into table ``s``."""
     log = events_log(EVENTS)
     sessionize(log, "s")
     return log
 
 
-def _diagnostics(log: EventLog, artists: pd.Series | None, names: list[str]) -> pd.DataFrame:
+def _diagnostics(log: EventDatabase, artists: pd.Series | None, names: list[str]) -> pd.DataFrame:
     return treatment_diagnostics(log, "s", session_table(log, "s"), TREATMENTS, names, artists, 0.5)
 
 

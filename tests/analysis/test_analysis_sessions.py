@@ -8,7 +8,7 @@ import pytest
 from synthetic_ab_logs import SyntheticLog
 
 from botify.analysis.metrics import request_latency, user_metrics
-from botify.logs.reader import EventLog, open_log
+from botify.logs.reader import EventDatabase, open_log
 from botify.logs.sessions import session_table, sessionize
 
 COLUMNS = ["user", "timestamp", "request", "message", "track", "time", "latency"]
@@ -33,7 +33,9 @@ EVENTS = _events(
 )
 
 
-def _sessionized(log: EventLog, where: str = "TRUE", params: list | None = None) -> pd.DataFrame:
+def _sessionized(
+    log: EventDatabase, where: str = "TRUE", params: list | None = None
+) -> pd.DataFrame:
     """The events of ``log`` sessionized into table ``s``, in session order."""
     sessionize(log, "s", where, params)
     return log.query('SELECT * FROM s ORDER BY "user", session, position')
