@@ -30,13 +30,14 @@ class UserTreatments:
 
 
 def latest_experiment(log: EventDatabase) -> str:
-    """The experiment to analyse by default: the one served by the latest event.
+    """The experiment to analyse by default: the one served by the latest event (of two at
+    the same millisecond, the first by name).
 
     In logs without the ``experiment`` field, the most frequently logged one.
     """
     latest = log.row(
-        'SELECT experiment FROM events WHERE experiment IS NOT NULL ORDER BY timestamp DESC, "row" '
-        "LIMIT 1"
+        "SELECT experiment FROM events WHERE experiment IS NOT NULL "
+        "ORDER BY timestamp DESC, experiment LIMIT 1"
     )
     if latest is not None:
         return str(latest[0])

@@ -3,7 +3,9 @@
 Per user, events are ordered by ``(timestamp, epoch, request)`` (timestamps can tie at
 millisecond resolution; the user's request counter breaks the tie, and since a Redis that
 lost its data restarts the counter, its epoch comes first; logs from before the epoch have
-none, and what still ties keeps file order) and a ``last`` event closes a session.
+none; degraded answers have no counter, and what still ties is ordered by message, track
+and time, so that the events left tied are the same for every figure) and a ``last`` event
+closes a session.
 A session of L listened recommended tracks is L+1 events::
 
     next(first, 1.0), next(r1, t1), ..., next(r_{L-1}, t_{L-1}), last(r_L, t_L)
@@ -34,8 +36,8 @@ import pandas as pd
 
 from botify.logs.reader import EventDatabase
 
-# A user's events in session order: what still ties after the counters keeps file order.
-EVENT_ORDER = 'timestamp, epoch NULLS LAST, request NULLS LAST, "row"'
+# A user's events in session order (see the module doc).
+EVENT_ORDER = "timestamp, epoch NULLS LAST, request NULLS LAST, message, track, time"
 
 
 # What a sessionized table keeps of an event, besides its session labels.

