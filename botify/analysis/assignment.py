@@ -69,15 +69,17 @@ def user_treatments(log: EventDatabase, experiment: str) -> UserTreatments:
     """The treatment of every user that has events served under ``experiment``."""
     condition, params = served_under(log, experiment)
     column = log.experiment_columns[experiment]
+    # min and max, not count(DISTINCT): a second hash table per user cost 1 s on 25 million
+    # events.
     per_user = log.query(
         f"""
-        SELECT "user", min({column}) AS treatment, count(DISTINCT {column}) AS treatments
+        SELECT "user", min({column}) AS treatment, max({column}) AS other, count(*) AS events
         FROM events WHERE {condition} GROUP BY "user" ORDER BY "user"
         """,
         params,
     )
-    included = log.row(f"SELECT count(*) FROM events WHERE {condition}", params)[0]
-    consistent = per_user["treatments"] == 1
+    included = per_user["events"].sum()
+    consistent = per_user["treatment"] == per_user["other"]
     treatments = per_user[consistent].set_index("user")["treatment"].astype("str")
     return UserTreatments(
         treatments=treatments.set_axis(treatments.index.astype("int64")),

@@ -52,10 +52,11 @@ def load_track_artists(tracks_path: Path) -> pd.Series:
 
 
 def _register_artists(log: EventDatabase, track_artists: pd.Series) -> str:
+    # Artists as integer codes: joining and grouping 25 million events by a name cost more.
     frame = pd.DataFrame(
         {
             "track": track_artists.index.to_numpy(dtype="int64"),
-            "artist": track_artists.to_numpy(str),
+            "artist": pd.factorize(track_artists)[0].astype("int64"),
         }
     )
     log.con.register("track_artist", frame)
