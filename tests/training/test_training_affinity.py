@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from botify.training.affinity import fit_affinity
+from botify.training.affinity import fit_affinity, unique_codes
 from botify.training.diverse_lists import capped_top, ranked_artists, track_lists
 from botify.training.feedback import Feedback, feedback_from_listens
 from botify.training.listens import Listens
@@ -114,3 +115,14 @@ def test_capped_top_ranks_by_score_without_the_own_artist_and_caps_artists():
     lists = capped_top(keys, candidates, scores, track_artist, k=2, per_artist=1)
     assert lists[0].tolist() == [2, 6]  # 1 is key 0's own artist; 3 and 4 share 2's artist
     assert lists[5].tolist() == [7]
+
+
+@pytest.mark.parametrize("size", [7, 1_000_000])
+def test_unique_codes_is_numpys_unique_with_its_inverse_by_table_or_by_sort(size: int) -> None:
+    # Size 7 is numbered through a table (no bigger than the codes), 1,000,000 by sorting.
+    codes = np.random.default_rng(3).integers(0, 7, 50) * (size // 7)
+    present, inverse = unique_codes(codes, size)
+    expected, expected_inverse = np.unique(codes, return_inverse=True)
+    np.testing.assert_array_equal(present, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse)
+    assert inverse.dtype == expected_inverse.dtype
