@@ -68,6 +68,7 @@ def _report(args: argparse.Namespace) -> int:
         out=args.out,
         tracks=args.tracks,
         good_time=args.config.good_time,
+        sql=args.sql,
     )
 
 
@@ -165,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=None, help="write report.md and PNG here")
     report.add_argument(
         "--tracks", type=Path, default=None, help="tracks.jsonl for artist diagnostics"
+    )
+    report.add_argument(
+        "--sql",
+        type=Path,
+        default=None,
+        help="also write the SQL the analysis ran (analysis.sql, and CSVs) in this directory",
     )
     report.set_defaults(func=_report)
 

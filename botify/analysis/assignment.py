@@ -94,8 +94,7 @@ def register_treatments(log: EventDatabase, treatments: pd.Series) -> str:
     frame = pd.DataFrame(
         {"user": treatments.index.to_numpy(dtype="int64"), "treatment": treatments.to_numpy(str)}
     )
-    log.con.register("user_treatment", frame)
-    return "user_treatment"
+    return log.register("user_treatment", frame)
 
 
 def expected_treatments(observed: list[str], control: str) -> list[str]:

@@ -59,8 +59,7 @@ def _register_artists(log: EventDatabase, track_artists: pd.Series) -> str:
             "artist": pd.factorize(track_artists)[0].astype("int64"),
         }
     )
-    log.con.register("track_artist", frame)
-    return "track_artist"
+    return log.register("track_artist", frame)
 
 
 def _listened(log: EventDatabase, table: str, labels: str, good_time: float) -> pd.DataFrame:

@@ -349,8 +349,10 @@ def report_command(
     out: Path | None,
     tracks: Path | None,
     good_time: float = Config.good_time,
+    sql: Path | None = None,
 ) -> int:
-    """``botify report``: print the report; with ``out`` also write report.md and the PNG.
+    """``botify report``: print the report; with ``out`` also write report.md and the PNG;
+    with ``sql`` also the SQL it ran (``EventDatabase.export_sql``), to run elsewhere.
 
     ``good_time`` is the listen fraction below which the diagnostics count a skip: the
     service's ``BOTIFY_GOOD_TIME``, so the report and the anchor agree on a good listen.
@@ -371,6 +373,8 @@ def report_command(
         except (ValueError, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        if sql is not None:
+            print(f"wrote the analysis's SQL to {log.export_sql(Path(sql))}", file=sys.stderr)
     if out is None:
         print(render_report(analysis))
         return 0

@@ -140,6 +140,28 @@ SQL_TYPES = {
 }
 
 
+def sql_literal(value: object) -> str:
+    """``value`` (a string, a number or a list of them) as an SQL literal."""
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(sql_literal, value)) + "]"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"no SQL literal for {value!r}")
+    return repr(value)
+
+
+def inline(sql: str, params: list | None) -> str:
+    """``sql`` with each ``?`` replaced by the literal of its parameter (``sql`` itself
+    without parameters: a ``?`` in a literal is no placeholder there)."""
+    if not params:
+        return sql
+    pieces, values = sql.split("?"), [sql_literal(value) for value in params or []]
+    if len(pieces) != len(values) + 1:
+        raise ValueError(f"{len(values)} parameters for {len(pieces) - 1} placeholders")
+    return pieces[0] + "".join(v + piece for v, piece in zip(values, pieces[1:], strict=True))
+
+
 class EventDatabase:
     """Every well-formed event of a log directory, in the DuckDB table ``events`` of a
     database of its own in a temporary directory (``open_log``), removed on ``close``.
@@ -147,33 +169,61 @@ class EventDatabase:
     ``events`` has the schema's ``COLUMNS`` (as ``SQL_TYPES``) and, for each experiment
     name, the event's treatment in a column named by ``experiment_columns``; its rows come
     in no particular order (keeping file order cost 15% of the reading time). Analysis and
-    training query it (``query``, ``row``) and pull only their results into pandas.
+    training query it (``execute``, ``query``, ``row``) and pull only their results into
+    pandas; small frames they need in SQL are ``register``-ed. Every statement is kept in
+    ``statements`` (parameters inlined), so ``export_sql`` can write the whole analysis as a
+    script to run on another SQL engine.
     """
 
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        experiment_columns: dict[str, str],
-        read_stats: ReadStats,
-        invalid_events: int,
-        directory: Path,
-    ) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, directory: Path) -> None:
         self.con = con
-        self.experiment_columns = experiment_columns
-        self.read_stats = read_stats
-        self.invalid_events = invalid_events
+        self.experiment_columns: dict[str, str] = {}
+        self.read_stats = ReadStats()
+        self.invalid_events = 0
+        self.events = 0
+        self.statements: list[str] = []
+        self.frames: dict[str, pd.DataFrame] = {}
+        self._registered: dict[str, pd.DataFrame] = {}
         self._directory = directory
-        self.events = int(self.row("SELECT count(*) FROM events")[0])
+
+    def execute(self, sql: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
+        """Run ``sql`` (with ``?`` placeholders for ``params``)."""
+        self.statements.append(inline(sql, params))
+        return self.con.execute(sql, params or [])
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """The result of ``sql`` (with ``?`` placeholders for ``params``) as a frame."""
-        return self.con.execute(sql, params or []).df()
+        return self.execute(sql, params).df()
 
     def row(self, sql: str, params: list | None = None) -> tuple | None:
         """The first row of ``sql``'s result (None if it has none)."""
         # Fetched to the end: a result left open blocks registering a frame.
-        rows = self.con.execute(sql, params or []).fetchall()
+        rows = self.execute(sql, params).fetchall()
         return rows[0] if rows else None
+
+    def register(self, name: str, frame: pd.DataFrame) -> str:
+        """Make ``frame`` queryable as the relation ``name``; returns ``name``."""
+        if name in self._registered and self._registered[name].equals(frame):
+            return name
+        self._registered[name] = frame
+        self.con.register(name, frame)
+        # In a script, the frame is a CSV file beside it, one per registration.
+        file = f"{name}-{len(self.frames)}.csv"
+        self.frames[file] = frame
+        self.statements.append(
+            f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_csv({sql_literal(file)})"
+        )
+        return name
+
+    def export_sql(self, directory: Path) -> Path:
+        """Write ``statements`` as ``directory/analysis.sql`` and the registered frames as CSV
+        files beside it; returns the script's path."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for file, frame in self.frames.items():
+            frame.to_csv(directory / file, index=False)
+        script = directory / "analysis.sql"
+        script.write_text("".join(f"{statement.strip()};\n\n" for statement in self.statements))
+        return script
 
     def close(self) -> None:
         """Close the database and remove its directory."""
@@ -230,8 +280,10 @@ def open_log(
         config.log_threads if threads is None else threads,
         directory,
     )
+    log = EventDatabase(con, directory)
     try:
-        return _load(con, Path(log_dir), directory)
+        _load(log, Path(log_dir))
+        return log
     except BaseException:
         con.close()
         shutil.rmtree(directory, ignore_errors=True)
@@ -251,12 +303,13 @@ def _aliases(name: str) -> dict[str, str]:
     return {part: alias for part, (_, alias) in _parts(name).items()}
 
 
-def _load(con: duckdb.DuckDBPyConnection, log_dir: Path, directory: Path) -> EventDatabase:
+def _load(log: EventDatabase, log_dir: Path) -> None:
     files = log_files(log_dir)
-    stats = ReadStats(files=len(files))
+    stats = log.read_stats
+    stats.files = len(files)
     read_types = {name: _read_type(name) for name in COLUMNS} | {"experiments": "JSON"}
     typed = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in COLUMNS.items())
-    con.execute(f"CREATE TABLE parsed (event BOOLEAN, valid BOOLEAN, {typed}, experiments JSON)")
+    log.execute(f"CREATE TABLE parsed (event BOOLEAN, valid BOOLEAN, {typed}, experiments JSON)")
     if files:
         raw = ", ".join(f"'{name}': '{kind}'" for name, kind in read_types.items())
         parts = ", ".join(
@@ -278,7 +331,7 @@ def _load(con: duckdb.DuckDBPyConnection, log_dir: Path, directory: Path) -> Eve
         # Each line parsed once, straight into the fields it has (JSON values). A line that
         # does not parse or is not an object is a row of NULLs, like one that has none of
         # the fields: not an event. Blank lines are no rows.
-        con.execute(
+        log.execute(
             f"""
             INSERT INTO parsed
             SELECT event, event AND {valid}, {columns}, experiments FROM (
@@ -289,13 +342,13 @@ def _load(con: duckdb.DuckDBPyConnection, log_dir: Path, directory: Path) -> Eve
             """,
             [[str(path) for path in files]],
         )
-    lines, stats.events, valid_events = con.execute(
+    lines, stats.events, valid_events = log.execute(
         "SELECT count(*), count(*) FILTER (event), count(*) FILTER (valid) FROM parsed"
     ).fetchall()[0]
     stats.skipped_lines = lines - stats.events
     names = [
         row[0]
-        for row in con.execute(
+        for row in log.execute(
             "SELECT DISTINCT unnest(json_keys(experiments)) AS name FROM ("
             "SELECT DISTINCT experiments FROM parsed "
             "WHERE valid AND json_type(experiments) = 'OBJECT') ORDER BY name"
@@ -304,14 +357,11 @@ def _load(con: duckdb.DuckDBPyConnection, log_dir: Path, directory: Path) -> Eve
     experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
     # A view, not a copy: an experiment's column is extracted where a query reads it (0.07 s
     # over 2.67 million events; copying the table took 0.45 s and twice the memory).
-    extracted = "".join(
-        f", json_extract_string(experiments, '{_json_path(name).replace(chr(39), chr(39) * 2)}')"
-        f" AS {column}"
+    columns = [f'"{name}"' for name in COLUMNS] + [
+        f"json_extract_string(experiments, {sql_literal(_json_path(name))}) AS {column}"
         for name, column in experiment_columns.items()
-    )
-    con.execute(
-        "CREATE VIEW events AS SELECT "
-        f"{', '.join(f'{chr(34)}{name}{chr(34)}' for name in COLUMNS)}{extracted} "
-        "FROM parsed WHERE valid"
-    )
-    return EventDatabase(con, experiment_columns, stats, stats.events - valid_events, directory)
+    ]
+    log.execute(f"CREATE VIEW events AS SELECT {', '.join(columns)} FROM parsed WHERE valid")
+    log.experiment_columns = experiment_columns
+    log.invalid_events = stats.events - valid_events
+    log.events = int(log.row("SELECT count(*) FROM events")[0])

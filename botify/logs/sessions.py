@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from botify.logs.reader import EventDatabase
+from botify.logs.reader import EventDatabase, inline
 
 # A user's events in session order (see the module doc).
 EVENT_ORDER = "timestamp, epoch NULLS LAST, request NULLS LAST, message, track, time"
@@ -66,15 +66,6 @@ def exact_sum(expression: str, where: str = "TRUE") -> str:
     )
 
 
-def sql_literal(value: object) -> str:
-    """``value`` (a string or a number) as an SQL literal."""
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"no SQL literal for {value!r}")
-    return repr(value)
-
-
 def selected_events(table: str) -> str:
     """The view of the events (all their columns) that ``sessionize`` labelled in ``table``."""
     return f"{table}_events"
@@ -98,13 +89,10 @@ def sessionize(
     """
     selected = selected_events(table)
     # A view takes no parameters: they go in as literals.
-    pieces, values = where.split("?"), [sql_literal(value) for value in params or []]
-    if len(pieces) != len(values) + 1:
-        raise ValueError(f"{len(values)} parameters for {len(pieces) - 1} placeholders")
-    condition = pieces[0] + "".join(v + piece for v, piece in zip(values, pieces[1:], strict=True))
-    log.con.execute(f"CREATE OR REPLACE VIEW {selected} AS SELECT * FROM events WHERE {condition}")
+    condition = inline(where, params)
+    log.execute(f"CREATE OR REPLACE VIEW {selected} AS SELECT * FROM events WHERE {condition}")
     columns = ", ".join(f'"{name}"' for name in SESSION_COLUMNS)
-    log.con.execute(
+    log.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
         WITH ordered AS (

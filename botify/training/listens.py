@@ -58,11 +58,11 @@ def sessions_listens(log: EventDatabase) -> Listens:
     the four columns leave DuckDB, so a week of logs fits in memory (25 million events:
     800 MB of arrays)."""
     sessionize(log, "listen_events")
-    columns = log.con.execute(
+    columns = log.execute(
         'SELECT "user", session, track, time, timestamp FROM listen_events '
         'ORDER BY "user", session, position'
     ).fetchnumpy()
-    log.con.execute("DROP TABLE listen_events")
+    log.execute("DROP TABLE listen_events")
     user, session = columns["user"], columns["session"]
     starts = np.ones(user.size, dtype=bool)
     starts[1:] = (user[1:] != user[:-1]) | (session[1:] != session[:-1])
