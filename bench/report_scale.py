@@ -8,7 +8,12 @@ copies (the lines keep the service's key order). Then it runs ``botify report`` 
 wall time and peak memory (max RSS of the process and its children).
 
     .venv/bin/python bench/report_scale.py [--source demo-output/logs] [--millions 2.67 25]
-        [--tracks demo-output/world/tracks.jsonl] [--no-train] [--out bench-output/scale]
+        [--tracks demo-output/world/tracks.jsonl] [--no-train] [--repeat 3]
+        [--baseline CHECKOUT] [--out bench-output/scale]
+
+``--baseline`` runs every step with another botify checkout too (``git worktree add
+/tmp/base 05b8c45``: the last commit before the analysis moved into SQL), in the same
+command, so the two are compared on the same machine at the same moment.
 
 Issue 18's baseline, measured before the DuckDB reader: ``botify report`` on 2.67 million
 events (the demo's logs, ten copies) took 40.5 s and 1.35 GB.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -67,13 +73,32 @@ def replicate(source: Path, out: Path, events: int) -> int:
     return written
 
 
-def measure(command: list[str]) -> tuple[float, float, int]:
+def measure(command: list[str], cwd: Path | None = None) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (GB) of the command's process, and its exit code."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=cwd)
     # wait4: the resource usage of this child alone, not the largest of all children so far.
     _, status, usage = os.wait4(process.pid, 0)
     return time.perf_counter() - started, usage.ru_maxrss / 1e6, os.waitstatus_to_exitcode(status)
+
+
+def _cell(values: list[float], digits: int) -> str:
+    # The median, with the range when there are several runs.
+    values = sorted(values)
+    median = f"{statistics.median(values):.{digits}f}"
+    return (
+        median if len(values) == 1 else f"{median} ({values[0]:.{digits}f}–{values[-1]:.{digits}f})"
+    )
+
+
+def measured(command: list[str], repeat: int, cwd: Path | None = None) -> str:
+    """``repeat`` runs of ``command``: median seconds and peak GB (with their ranges), as two
+    table cells; a failed run is named instead."""
+    runs = [measure(command, cwd) for _ in range(repeat)]
+    failed = [code for _, _, code in runs if code != 0]
+    if failed:
+        return f"exit {failed[0]} | –"
+    return f"{_cell([run[0] for run in runs], 1)} | {_cell([run[1] for run in runs], 2)}"
 
 
 def main() -> int:
@@ -82,31 +107,44 @@ def main() -> int:
     parser.add_argument("--tracks", type=Path, default=Path("demo-output/world/tracks.jsonl"))
     parser.add_argument("--millions", type=float, nargs="+", default=[2.67])
     parser.add_argument("--no-train", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per step (median)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of another botify (git worktree add DIR REV): each step runs with it too",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-output/scale"))
     args = parser.parse_args()
     if not log_files(args.source):
         print(f"no logs under {args.source}: run make demo first, or pass --source")
         return 2
+    # python -m botify imports the botify of its working directory first: this one, or the
+    # baseline's.
     botify = [sys.executable, "-m", "botify"]
-    print("| events | step | seconds | peak GB |")
-    print("|---:|---|---:|---:|")
+    versions = {"this": Path.cwd()} | ({} if args.baseline is None else {"baseline": args.baseline})
+    print("| events | step | botify | seconds | peak GB |")
+    print("|---:|---|---|---:|---:|")
     for millions in sorted(args.millions):
-        logs = args.out / f"{millions}M"
+        logs = (args.out / f"{millions}M").resolve()
         started = time.perf_counter()
         events = replicate(args.source, logs, round(millions * 1e6))
-        print(f"| {events:,} | write the logs | {time.perf_counter() - started:.1f} | – |")
+        print(f"| {events:,} | write the logs | – | {time.perf_counter() - started:.1f} | – |")
+        tracks = str(args.tracks.resolve())
         steps = {
-            "botify report": [*botify, "report", "--logs", str(logs), "--out", str(logs / "r")],
-        }
+            "botify report": [
+                *botify, "report", "--logs", str(logs), "--tracks", tracks, "--out", str(logs / "r")
+            ],
+        }  # fmt: skip
         if not args.no_train:
             steps["botify train contextual"] = [
                 *botify, "train", "contextual", "--logs", str(logs),
-                "--tracks", str(args.tracks), "--out", str(logs / "lists.jsonl"),
+                "--tracks", tracks, "--out", str(logs / "lists.jsonl"),
             ]  # fmt: skip
         for step, command in steps.items():
-            wall, peak, code = measure(command)
-            failed = "" if code == 0 else f" (exit {code})"
-            print(f"| {events:,} | {step}{failed} | {wall:.1f} | {peak:.2f} |", flush=True)
+            for version, checkout in versions.items():
+                cells = measured(command, args.repeat, checkout)
+                print(f"| {events:,} | {step} | {version} | {cells} |", flush=True)
     return 0
 
 
