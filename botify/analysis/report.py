@@ -17,7 +17,7 @@ from botify.analysis.pipeline import AbAnalysis, analyze_experiment, default_exp
 from botify.analysis.plot import save_effects_plot
 from botify.analysis.stats import COMPARISON_COLUMNS
 from botify.config import Config
-from botify.logs.reader import open_log
+from botify.logs.reader import LogMemoryError, open_log
 
 REPORT_FILE = "report.md"
 PLOT_FILE = "effects.png"
@@ -360,21 +360,21 @@ def report_command(
     if not Path(logs).is_dir():
         print(f"error: --logs {logs} is not a directory", file=sys.stderr)
         return 2
-    with open_log(logs) as log:
-        if not log.events:
-            print(f"error: no readable events under {logs}", file=sys.stderr)
-            return 2
-        catalog = resolve_tracks(tracks)
-        try:
+    try:
+        with open_log(logs) as log:
+            if not log.events:
+                print(f"error: no readable events under {logs}", file=sys.stderr)
+                return 2
+            catalog = resolve_tracks(tracks)
             name = experiment or default_experiment(log)
             analysis = analyze_experiment(
                 log, name, control, load_track_artists(catalog) if catalog else None, good_time
             )
-        except (ValueError, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        if sql is not None:
-            print(f"wrote the analysis's SQL to {log.export_sql(Path(sql))}", file=sys.stderr)
+            if sql is not None:
+                print(f"wrote the analysis's SQL to {log.export_sql(Path(sql))}", file=sys.stderr)
+    except (ValueError, OSError, LogMemoryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if out is None:
         print(render_report(analysis))
         return 0

@@ -140,6 +140,10 @@ SQL_TYPES = {
 }
 
 
+class LogMemoryError(MemoryError):
+    """DuckDB needed more memory than ``BOTIFY_LOG_MEMORY_GB`` allows."""
+
+
 def sql_literal(value: object) -> str:
     """``value`` (a string, a number or a list of them) as an SQL literal."""
     if isinstance(value, str):
@@ -189,7 +193,14 @@ class EventDatabase:
     def execute(self, sql: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
         """Run ``sql`` (with ``?`` placeholders for ``params``)."""
         self.statements.append(inline(sql, params))
-        return self.con.execute(sql, params or [])
+        try:
+            return self.con.execute(sql, params or [])
+        except duckdb.OutOfMemoryException as error:
+            limit = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            raise LogMemoryError(
+                f"reading the logs needs more memory than its limit of {limit}: raise "
+                f"BOTIFY_LOG_MEMORY_GB ({str(error).splitlines()[0]})"
+            ) from None
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """The result of ``sql`` (with ``?`` placeholders for ``params``) as a frame."""

@@ -11,7 +11,7 @@ import numpy as np
 from botify.config import Config
 from botify.data.catalog import Catalog, CatalogError, read_catalog
 from botify.data.lists import write_lists
-from botify.logs.reader import FILE_GLOB, ReadStats, log_files, open_log
+from botify.logs.reader import FILE_GLOB, LogMemoryError, ReadStats, log_files, open_log
 from botify.training import offline_eval
 from botify.training.listens import Listens, sessions_listens
 from botify.training.models import MODELS, PER_ARTIST, K, fit_model
@@ -29,7 +29,10 @@ def _load(log_dir: Path, catalog: Catalog) -> Listens | str:
         return f"log directory {log_dir} does not exist"
     if not log_files(log_dir):
         return f"no event files ({FILE_GLOB}) under {log_dir}"
-    listens, stats, invalid = read_listens(log_dir)
+    try:
+        listens, stats, invalid = read_listens(log_dir)
+    except LogMemoryError as error:
+        return str(error)
     print(
         f"{log_dir}: {stats.files} files, {stats.events} events, "
         f"{stats.skipped_lines} unreadable lines, {invalid} invalid events, "

@@ -125,3 +125,15 @@ def test_report_names_a_broken_service_setting(effect_logs, monkeypatch, capsys)
 
     assert main(["report", "--logs", str(log_dir)]) == 2
     assert capsys.readouterr().err.startswith("botify report: BOTIFY_GOOD_TIME must be a number")
+
+
+def test_too_little_memory_for_the_logs_is_one_line_and_exit_2(
+    effect_logs, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("BOTIFY_LOG_MEMORY_GB", "0.02")  # DuckDB's reader wants 32 MiB buffers
+    assert report_command(effect_logs[0], "EXP", "C", None, None) == 2
+    error = capsys.readouterr().err
+    assert (
+        error.startswith("error: reading the logs needs more memory")
+        and "BOTIFY_LOG_MEMORY_GB" in error
+    )
