@@ -51,7 +51,8 @@ def exact_sum(expression: str, where: str = "TRUE") -> str:
     """SQL of the sum of ``expression`` (a DOUBLE) over the rows where ``where`` holds, as a
     DOUBLE that does not depend on the order of the additions: each value rounded to 1e-18,
     then summed exactly as a decimal. (An ordered ``fsum`` is as exact but sorts each
-    group's values: 4 s more per report on 2.67 million events.)
+    group's values: the diagnostics' listen-time means took 0.62 s instead of 0.42 s on
+    2.67 million events.)
 
     Values of 1e9 or more and infinities, which no botify log holds but a foreign one may,
     are added as doubles after: a decimal cannot hold them (nor 1e20 in a sum)."""
