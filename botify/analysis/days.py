@@ -17,8 +17,9 @@ from scipy import stats
 
 from botify.analysis.assignment import user_treatments
 from botify.analysis.diagnostics import recommender_per_treatment
-from botify.analysis.metrics import EXPERIMENT_EVENTS, experiment_metrics
+from botify.analysis.metrics import EXPERIMENT_EVENTS, sessionize_experiment
 from botify.logs.reader import EventDatabase
+from botify.logs.sessions import session_table
 
 DAY_COLUMNS = (
     "day",
@@ -39,7 +40,8 @@ def day_table(log: EventDatabase, experiments: list[str]) -> pd.DataFrame:
         if experiment not in log.experiment_columns:
             continue
         treatments = user_treatments(log, experiment).treatments
-        sessions, _ = experiment_metrics(log, experiment)
+        sessionize_experiment(log, experiment)
+        sessions = session_table(log, EXPERIMENT_EVENTS)
         recommenders = recommender_per_treatment(log, EXPERIMENT_EVENTS, treatments)
         sessions = sessions[sessions["closed"]].join(treatments.rename("treatment"), on="user")
         for treatment, group in sessions.groupby("treatment", sort=True):

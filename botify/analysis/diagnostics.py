@@ -117,11 +117,12 @@ def _artist_counts(
         ), per_artist AS (
             SELECT "user", count(*) - 1 AS artist_repeats FROM played
             WHERE artist IS NOT NULL GROUP BY "user", session, artist
+        ), repeats AS (
+            SELECT "user", sum(artist_repeats) AS artist_repeats FROM per_artist GROUP BY "user"
         )
-        SELECT treatment, sum(same_artist) AS same_artist,
-            (SELECT sum(artist_repeats) FROM per_artist JOIN {labels} inner_labels
-             USING ("user") WHERE inner_labels.treatment = {labels}.treatment) AS artist_repeats
-        FROM per_user JOIN {labels} USING ("user") GROUP BY treatment
+        SELECT treatment, sum(same_artist) AS same_artist, sum(artist_repeats) AS artist_repeats
+        FROM per_user LEFT JOIN repeats USING ("user") JOIN {labels} USING ("user")
+        GROUP BY treatment
         """
     ).set_index("treatment")
 

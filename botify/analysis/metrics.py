@@ -66,9 +66,21 @@ def user_metrics(sessions: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def sessions_and_metrics(log: EventDatabase, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sessions (``session_table``) and per-user metrics of the events sessionized in
+    ``table``."""
+    sessions = session_table(log, table)
+    return sessions, user_metrics(sessions, request_latency(log, table))
+
+
+def sessionize_experiment(log: EventDatabase, experiment: str) -> int:
+    """Sessionize ``experiment``'s events into ``log``'s table ``EXPERIMENT_EVENTS``;
+    returns their number."""
+    return sessionize(log, EXPERIMENT_EVENTS, *served_under(log, experiment))
+
+
 def experiment_metrics(log: EventDatabase, experiment: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sessions (``session_table``) and per-user metrics of ``experiment``'s events,
-    which stay sessionized in ``log``'s table ``EXPERIMENT_EVENTS``."""
-    sessionize(log, EXPERIMENT_EVENTS, *served_under(log, experiment))
-    sessions = session_table(log, EXPERIMENT_EVENTS)
-    return sessions, user_metrics(sessions, request_latency(log, EXPERIMENT_EVENTS))
+    """The sessions and per-user metrics (``sessions_and_metrics``) of ``experiment``'s
+    events, which stay sessionized in ``log``'s table ``EXPERIMENT_EVENTS``."""
+    sessionize_experiment(log, experiment)
+    return sessions_and_metrics(log, EXPERIMENT_EVENTS)

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from botify.analysis.assignment import served_under
-from botify.analysis.metrics import METRICS, request_latency, user_metrics
+from botify.analysis.metrics import METRICS, sessions_and_metrics
 from botify.analysis.stats import COVARIATE_PREFIX
 from botify.logs.reader import EventDatabase
-from botify.logs.sessions import session_table, sessionize
+from botify.logs.sessions import sessionize
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,7 @@ def pre_period(log: EventDatabase, experiment: str, users: pd.Index) -> PrePerio
     events = sessionize(log, "pre_period_events", "timestamp < ?", [start])
     if not events:
         return None
-    sessions = session_table(log, "pre_period_events")
-    pre_metrics = user_metrics(sessions, request_latency(log, "pre_period_events"))
+    _, pre_metrics = sessions_and_metrics(log, "pre_period_events")
     return PrePeriod(
         start=start,
         events=events,
