@@ -29,8 +29,8 @@ from pathlib import Path
 from botify.config import Config
 from botify.data.catalog import load_catalog
 from botify.rollout.deploy import publish
-from botify.run.redis_server import RedisServer
-from botify.run.service_process import ServiceProcess
+from botify.serving.redis_server import RedisServer
+from botify.serving.service_process import ServiceProcess
 from botify.state.client import connect
 
 POST_SCRIPT = """

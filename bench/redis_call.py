@@ -19,7 +19,7 @@ from pathlib import Path
 import redis
 
 from botify.config import Config
-from botify.run.redis_server import RedisServer
+from botify.serving.redis_server import RedisServer
 from botify.state.script import ThreadLocalScript
 from botify.state.store import LISTEN_LUA, state_keys
 

@@ -16,7 +16,7 @@ import tempfile
 import time as clock
 from pathlib import Path
 
-from botify.run.service_process import ServiceProcess
+from botify.serving.service_process import ServiceProcess
 from sim.runner import RunSettings, run_day
 from sim.world import World, WorldParams, generate_world
 from sim.world_files import load_world, write_world

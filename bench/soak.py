@@ -26,8 +26,8 @@ import numpy as np
 from load import deployed_world
 
 from botify.logs.reader import ReadStats, read_events
-from botify.run.redis_server import RedisServer
-from botify.run.service_process import ServiceProcess
+from botify.serving.redis_server import RedisServer
+from botify.serving.service_process import ServiceProcess
 
 
 def rss_mib(pid: int) -> float:

@@ -13,7 +13,7 @@ from botify.training.models import MODELS, PER_ARTIST, K
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from botify.run.serve import serve
+    from botify.serving.serve import serve
 
     return serve(host=args.host, port=args.port, workers=args.workers)
 
@@ -86,8 +86,8 @@ def _power(args: argparse.Namespace) -> int:
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    from botify.run.experiment import experiment_command
-    from botify.run.monitor import Monitoring
+    from botify.experiments.monitor import Monitoring
+    from botify.experiments.runner import experiment_command
 
     if args.look_every is not None and args.look_every < 1:
         print("error: --look-every must be at least 1", file=sys.stderr)

@@ -13,7 +13,7 @@ from worlds import tiny_tracks, write_events, write_jsonl
 
 from botify.config import Config
 from botify.logs.reader import EventDatabase, open_log
-from botify.run.redis_server import RedisServer
+from botify.serving.redis_server import RedisServer
 
 
 @pytest.fixture

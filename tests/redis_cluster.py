@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from botify.run.redis_server import RedisServer
+from botify.serving.redis_server import RedisServer
 
 SLOTS = 16384
 

@@ -1,7 +1,7 @@
 """The Redis client of the service and the commands: which Redis, and with what timeouts.
 
 ``BOTIFY_REDIS_URL`` names it; unset, the embedded redis-server that ``botify serve``
-started (``botify.run.redis_server``) is found through the URL file it writes in
+started (``botify.serving.redis_server``) is found through the URL file it writes in
 ``BOTIFY_REDIS_DIR``.
 """
 

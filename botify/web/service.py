@@ -61,7 +61,7 @@ class Service:
 
     def get_ready(self) -> None:
         """Load what is deployed now (lists, active experiment) and follow it from here on:
-        a forked worker calls this before it takes connections (``botify.run.worker``).
+        a forked worker calls this before it takes connections (``botify.serving.worker``).
 
         Every worker follows deployments from its start, not from its first request: a
         worker that kept-alive clients never reach must still answer ``/health`` truly.

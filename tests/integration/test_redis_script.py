@@ -10,7 +10,7 @@ import threading
 import pytest
 import redis
 
-from botify.run.redis_server import RedisServer
+from botify.serving.redis_server import RedisServer
 from botify.state.script import ThreadLocalScript
 
 ECHO = "return ARGV[1]"

@@ -12,7 +12,7 @@ from traffic import Traffic
 from worlds import tiny_tracks, write_jsonl
 
 from botify.logs.reader import read_events
-from botify.run.service_process import ServiceProcess
+from botify.serving.service_process import ServiceProcess
 from botify.state.client import URL_FILE
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from botify.cli import main
 from botify.data.lists import content_version
 from botify.logs.reader import read_events
 from botify.rollout.deploy import activate, publish
-from botify.run.redis_server import RedisServer
+from botify.serving.redis_server import RedisServer
 from botify.state.client import connect
 from botify.state.store import UserStateStore, state_keys
 from botify.web import create_app

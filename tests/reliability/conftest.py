@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from botify.run.redis_server import RedisServer
-from botify.run.service_process import ServiceProcess
+from botify.serving.redis_server import RedisServer
+from botify.serving.service_process import ServiceProcess
 
 
 @pytest.fixture

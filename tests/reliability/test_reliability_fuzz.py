@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from worlds import tiny_tracks, write_jsonl
 
 from botify.logs.reader import read_events
-from botify.run.service_process import ServiceProcess
+from botify.serving.service_process import ServiceProcess
 from botify.web.openapi import openapi_document
 
 pytestmark = pytest.mark.integration

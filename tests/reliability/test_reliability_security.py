@@ -14,7 +14,7 @@ import requests
 
 from botify.logs.reader import read_events
 from botify.recommenders.base import Recommendation, Request
-from botify.run.redis_server import RedisServer
+from botify.serving.redis_server import RedisServer
 from botify.state.client import connect
 from botify.web.app import MAX_BODY_BYTES, create_app
 

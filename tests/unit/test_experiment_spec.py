@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from botify.data.catalog import build_catalog
+from botify.experiments.robustness import robustness_worlds
+from botify.experiments.spec import SpecError, load_spec, parse_spec
 from botify.recommenders.base import Recommendation, Request
 from botify.recommenders.baselines import RandomRecommender
 from botify.recommenders.plugins import (
@@ -19,8 +21,6 @@ from botify.recommenders.plugins import (
     load_plugin_class,
 )
 from botify.recommenders.registry import check_recommender_names
-from botify.run.robustness import robustness_worlds
-from botify.run.spec import SpecError, load_spec, parse_spec
 
 MINIMAL = {
     "name": "mine",

@@ -6,7 +6,7 @@ import io
 
 import pandas as pd
 
-from botify.run.monitor import LiveView, Look, Monitoring, Watch, look_lines
+from botify.experiments.monitor import LiveView, Look, Monitoring, Watch, look_lines
 
 
 class Terminal(io.StringIO):

@@ -57,10 +57,11 @@ def test_few_modules_are_loose_and_every_package_says_what_is_inside():
     assert [p.name for p in packages] == [
         "analysis",
         "data",
+        "experiments",
         "logs",
         "recommenders",
         "rollout",
-        "run",
+        "serving",
         "state",
         "training",
         "web",

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from botify.run.redis_server import free_port
-from botify.run.serve import check_port_free
-from botify.run.service_process import listening_sockets
+from botify.serving.redis_server import free_port
+from botify.serving.serve import check_port_free
+from botify.serving.service_process import listening_sockets
 
 
 def listener(port: int, reuse_port: bool = False) -> socket.socket:

@@ -12,7 +12,7 @@ from worlds import with_experiment
 
 from botify.logs.reader import read_events
 from botify.rollout.deploy import activate
-from botify.run.redis_server import free_port
+from botify.serving.redis_server import free_port
 from botify.state.client import connect
 from botify.web import create_app
 

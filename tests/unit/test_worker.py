@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from botify.run.worker import (
+from botify.serving.worker import (
     MAX_BUFFERED_BYTES,
     MalformedRequest,
     json_error,

@@ -23,7 +23,7 @@ Optional: a day's ``deploy = { contextual = "lists.jsonl" }`` (serve lists made 
 from this day on, instead of retraining), a day's ``name`` (its experiment's name, which
 seeds the users' assignment; default ``DAY<n>``), ``[report]`` with ``day`` (default the
 last) and ``control`` (default ``C``), ``[robustness]`` with ``worlds = N`` (rerun on N
-further worlds, see ``botify.run.robustness``), ``[service]`` with ``workers``. Every error
+further worlds, see ``botify.experiments.robustness``), ``[service]`` with ``workers``. Every error
 is a ``SpecError`` whose message names the key, so the command can say it in one line.
 """
 

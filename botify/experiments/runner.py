@@ -7,8 +7,9 @@ deploy (if the day says so), activate the day's experiment, simulate the day ove
 Every process it starts is stopped at the end, on failure and on Ctrl-C. A spec that cannot
 run is one line naming the key, exit 2, before anything starts. ``--worlds N`` (or
 ``[robustness] worlds``) reruns the whole experiment on N further worlds with other seeds
-and behaviour (``botify.run.robustness``) and tables whether each effect holds on all.
-``--monitor`` plays the report day in chunks with a look after each (``botify.run.monitor``);
+and behaviour (``botify.experiments.robustness``) and tables whether each effect holds on all.
+``--monitor`` plays the report day in chunks with a look after each
+(``botify.experiments.monitor``);
 ``--stop-early`` ends the day once every comparison is decided. Without them a day is one
 ``sim run``, as always.
 
@@ -39,15 +40,15 @@ from botify.analysis.report import JSON_FILE, REPORT_FILE, write_report
 from botify.analysis.sequential import MONITOR_METRIC
 from botify.config import Config
 from botify.data.catalog import TRACKS_FILE, load_catalog
+from botify.experiments.monitor import LiveView, Monitoring, Watch, look_lines
+from botify.experiments.robustness import describe, holds_table, robustness_worlds
+from botify.experiments.spec import ExperimentSpec, SpecError, load_spec
 from botify.logs.reader import open_log
 from botify.recommenders.plugins import PluginError
 from botify.recommenders.registry import check_recommender_names
 from botify.rollout.deploy import activate, publish
-from botify.run.monitor import LiveView, Monitoring, Watch, look_lines
-from botify.run.redis_server import RedisServer
-from botify.run.robustness import describe, holds_table, robustness_worlds
-from botify.run.service_process import ServiceProcess
-from botify.run.spec import ExperimentSpec, SpecError, load_spec
+from botify.serving.redis_server import RedisServer
+from botify.serving.service_process import ServiceProcess
 from botify.state.client import connect
 from botify.training.command import train_contextual_command
 

@@ -10,8 +10,8 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from botify.config import Config
-from botify.run.redis_server import RedisServer
-from botify.run.worker import post_fork
+from botify.serving.redis_server import RedisServer
+from botify.serving.worker import post_fork
 
 
 class GunicornApp(BaseApplication):
@@ -33,12 +33,12 @@ class GunicornApp(BaseApplication):
 
 def gunicorn_options(host: str, port: int, workers: int) -> dict:
     """Worker settings: threaded workers keep client connections alive (the simulator
-    reuses one connection per worker); ``botify.run.worker`` gives a thread only whole
+    reuses one connection per worker); ``botify.serving.worker`` gives a thread only whole
     requests, so stalled clients cannot hold the threads, and listens only when ready."""
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "botify.run.worker.BotifyWorker",
+        "worker_class": "botify.serving.worker.BotifyWorker",
         "threads": 4,
         "keepalive": 30,
         # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from botify.run.redis_server import free_port
+from botify.serving.redis_server import free_port
 
 LISTEN = "0A"
 
