@@ -14,6 +14,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_EXPERIMENTS = {"AB": {"C": "contextual", "T1": "anchor"}}
+# The default exploration share (``BOTIFY_EXPLORE``; see botify.recommenders.exploration).
+EXPLORE = 0.01
 TRUE, FALSE = ("1", "true", "yes"), ("0", "false", "no", "")
 
 
@@ -55,6 +57,16 @@ def _number(kind: type, what: str) -> Callable[[str], object]:
     return parse
 
 
+def _share(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number") from None
+    if not 0.0 <= value < 1.0:
+        raise ValueError("must be in [0, 1)")
+    return value
+
+
 # Field → (variable, parser of its text). BOTIFY_EXPERIMENT is read apart: its default is
 # the first experiment of BOTIFY_EXPERIMENTS, whatever that is.
 VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
@@ -69,6 +81,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "max_fails": ("BOTIFY_MAX_FAILS", _number(int, "an integer")),
     "state_ttl_s": ("BOTIFY_STATE_TTL_S", _number(int, "an integer")),
     "toppop_n": ("BOTIFY_TOPPOP_N", _number(int, "an integer")),
+    "explore": ("BOTIFY_EXPLORE", _share),
     "log_max_bytes": ("BOTIFY_LOG_MAX_BYTES", _number(int, "an integer")),
     "redis_timeout_s": ("BOTIFY_REDIS_TIMEOUT_S", _number(float, "a number")),
     "deploy_check_s": ("BOTIFY_DEPLOY_CHECK_S", _number(float, "a number")),
@@ -109,6 +122,9 @@ class Config:
     max_fails: int = 3
     state_ttl_s: int = 30 * 24 * 3600
     toppop_n: int = 100
+    # The share of a list-based recommender's answers that are a random track instead
+    # (``botify.recommenders.exploration``).
+    explore: float = EXPLORE
     log_max_bytes: int = 64 * 1024 * 1024
     redis_timeout_s: float = 0.5
     deploy_check_s: float = 1.0

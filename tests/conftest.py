@@ -25,7 +25,8 @@ def world_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def config(tmp_path: Path, world_dir: Path) -> Config:
-    """A configuration pointing at the tiny world and a fresh log directory."""
+    """A configuration pointing at the tiny world and a fresh log directory; without
+    exploration, so that tests see the recommenders' own picks (exploration has its own)."""
     return Config(
         data_dir=world_dir,
         log_dir=tmp_path / "logs",
@@ -34,6 +35,7 @@ def config(tmp_path: Path, world_dir: Path) -> Config:
         experiment="AB",
         seed=7,
         deploy_check_s=0.05,
+        explore=0.0,
     )
 
 

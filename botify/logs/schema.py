@@ -4,9 +4,9 @@ Its fields, in order, are the keys of a logged line: the SPEC's ``message``, ``t
 ``user``, ``track``, ``time``, ``latency``, ``recommendation``, ``recommender``,
 ``served_by``, ``model_version`` and ``experiments``, plus ``experiment`` (the experiment
 served), ``request`` and ``session`` (the user's counters), ``candidates`` (the size of the
-list the pick came from), ``degraded`` (Redis was unreachable) and ``epoch`` (when the
-user's counters started). The order is the one of
-the first logs, so lines stay byte-compatible.
+list the pick came from), ``degraded`` (Redis was unreachable), ``epoch`` (when the
+user's counters started) and ``propensity`` (the probability of the answer's pick). The
+order is the one of the first logs, so lines stay byte-compatible.
 
 A field's metadata says what the reader makes of it: ``COLUMN``, the type of its column in
 the events frame (fields without one are not loaded into it), and ``CHECK``, what its value
@@ -62,6 +62,9 @@ class Event:
     # When the user's counters started (ms): Redis losing its data restarts ``request`` and
     # ``session`` with a later epoch, so (user, epoch, request) names one request.
     epoch: int | None = field(default=None, metadata={COLUMN: "number"})
+    # The probability with which the serving policy chose ``recommendation`` (exploration
+    # included), for off-policy evaluation; None for /last and where unknown (plugins).
+    propensity: float | None = field(default=None, metadata={COLUMN: "number"})
 
     def to_json(self) -> str:
         """The event as one compact JSON line (without the newline), keys in field order."""

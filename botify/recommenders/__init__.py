@@ -7,6 +7,8 @@
   recommenders (contextual, indexed).
 - ``anchor``: the seed's anchor (§4.7) and its variants anchor_popular, anchor_fresh and
   anchor_session.
+- ``exploration``: a share of the list-based recommenders' answers is a random track, with
+  the propensity of every answer for off-policy evaluation.
 - ``plugins``: recommenders written outside botify (``module:Class``, entry points), guarded.
 - ``registry``: ``build_recommenders``, every recommender by the name experiments use.
 """

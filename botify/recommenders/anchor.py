@@ -17,12 +17,13 @@ import numpy as np
 
 from botify.data.catalog import Catalog
 from botify.data.lists import RecommendationLists
-from botify.recommenders.base import Recommendation, Request, pick
+from botify.recommenders.base import Recommendation, Request, uniform_pick
 from botify.recommenders.baselines import RANDOM_FALLBACK, ListsSource, RandomRecommender
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
-Chooser = Callable[[random.Random, np.ndarray], int]
+# Picks among the candidates: the answer, served_by and model version given.
+Chooser = Callable[[random.Random, np.ndarray, str, str | None], Recommendation]
 
 
 def candidate_sources(
@@ -50,7 +51,7 @@ class AnchorRecommender:
         i2i: ListsSource,
         last_resort: RandomRecommender,
         name: str = "anchor",
-        choose: Chooser = pick,
+        choose: Chooser = uniform_pick,
     ) -> None:
         self.name = name
         self.catalog = catalog
@@ -75,16 +76,20 @@ class AnchorRecommender:
             return self.last_resort.fallback(request, RANDOM_FALLBACK)
         served_by = self.name if source == "i2i" else f"{self.name}_{source}"
         version = lists.version if source == "i2i" else None
-        return Recommendation(
-            self.choose(request.rng, candidates), served_by, len(candidates), version
-        )
+        return self.choose(request.rng, candidates, served_by, version)
 
 
 def most_popular(catalog: Catalog) -> Chooser:
-    """A chooser that takes the most popular candidate (the first of equals)."""
+    """A chooser that takes the most popular candidate (the first of equals): a
+    deterministic choice, propensity 1."""
 
-    def choose(_rng: random.Random, candidates: np.ndarray) -> int:
-        return int(candidates[int(np.argmax(catalog.popularity[candidates]))])
+    def choose(
+        _rng: random.Random, candidates: np.ndarray, served_by: str, version: str | None
+    ) -> Recommendation:
+        track = int(candidates[int(np.argmax(catalog.popularity[candidates]))])
+        return Recommendation(
+            track, served_by, len(candidates), version, 1.0, np.array([track], dtype=np.int64)
+        )
 
     return choose
 

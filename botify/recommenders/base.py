@@ -10,7 +10,7 @@ answer names which recommender or fallback actually produced the track, for the 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -31,12 +31,20 @@ class Request:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The recommended track, who produced it, from how many candidates, with which lists."""
+    """The recommended track, who produced it, from how many candidates, with which lists.
+
+    ``propensity`` is the probability with which the serving policy chose ``track`` (logged,
+    for off-policy evaluation; None when unknown, as for a plugin that does not say).
+    ``pool`` is the set the pick was uniform over (None: the whole catalog), which
+    exploration needs to mix its own probability with the recommender's.
+    """
 
     track: int
     served_by: str
     candidates: int = 0
     model_version: str | None = None
+    propensity: float | None = None
+    pool: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class Recommender(Protocol):
@@ -54,3 +62,20 @@ class Recommender(Protocol):
 def pick(rng: random.Random, candidates: np.ndarray) -> int:
     """A uniformly random element of a non-empty id array."""
     return int(candidates[rng.randrange(len(candidates))])
+
+
+def uniform_pick(
+    rng: random.Random,
+    candidates: np.ndarray,
+    served_by: str,
+    model_version: str | None = None,
+) -> Recommendation:
+    """A uniformly random candidate of a non-empty id array, with its propensity."""
+    return Recommendation(
+        pick(rng, candidates),
+        served_by,
+        len(candidates),
+        model_version,
+        propensity=1.0 / len(candidates),
+        pool=candidates,
+    )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from botify.data.catalog import Catalog
 from botify.data.lists import LIST_KINDS, RecommendationLists
-from botify.recommenders.base import Recommendation, Request, pick
+from botify.recommenders.base import Recommendation, Request, uniform_pick
 
 ListsSource = Callable[[], RecommendationLists | None]
 # served_by of a random track answered because a recommender had no data for the request.
@@ -29,7 +29,8 @@ class RandomRecommender:
     def fallback(self, request: Request, reason: str) -> Recommendation:
         """A random track served instead of another recommender's, labelled ``reason``
         (the event's ``served_by``: ``random_fallback``, ``random_redis_unavailable``)."""
-        return Recommendation(request.rng.randrange(self.catalog.size), reason)
+        size = self.catalog.size
+        return Recommendation(request.rng.randrange(size), reason, propensity=1.0 / size)
 
 
 class TopPopRecommender:
@@ -43,7 +44,7 @@ class TopPopRecommender:
 
     def recommend_next(self, request: Request) -> Recommendation:
         """A random top-``n`` track."""
-        return Recommendation(pick(request.rng, self.top), self.name, len(self.top))
+        return uniform_pick(request.rng, self.top, self.name)
 
 
 class StickyArtistRecommender:
@@ -62,7 +63,7 @@ class StickyArtistRecommender:
         others = tracks[tracks != request.track]
         if len(others) == 0:
             return self.last_resort.fallback(request, RANDOM_FALLBACK)
-        return Recommendation(pick(request.rng, others), self.name, len(others))
+        return uniform_pick(request.rng, others, self.name)
 
 
 class ListRecommender:
@@ -88,6 +89,4 @@ class ListRecommender:
         candidates = lists.get(key) if lists is not None else ()
         if len(candidates) == 0:
             return self.last_resort.fallback(request, RANDOM_FALLBACK)
-        return Recommendation(
-            pick(request.rng, candidates), self.name, len(candidates), lists.version
-        )
+        return uniform_pick(request.rng, candidates, self.name, lists.version)

@@ -26,6 +26,7 @@ from botify.recommenders.baselines import (
     StickyArtistRecommender,
     TopPopRecommender,
 )
+from botify.recommenders.exploration import ExploringRecommender
 from botify.recommenders.plugins import (
     PluginContext,
     PluginError,
@@ -33,6 +34,9 @@ from botify.recommenders.plugins import (
     load_plugin_class,
 )
 from botify.state.store import check_needs
+
+# The recommenders that serve trained lists, and so explore (see ``exploration``).
+LIST_BASED = frozenset({*LIST_KINDS, "anchor", "anchor_popular", "anchor_fresh", "anchor_session"})
 
 
 def build_recommenders(
@@ -61,6 +65,11 @@ def build_recommenders(
         FreshAnchorRecommender(catalog, contextual, random),
         SessionAnchorRecommender(catalog, contextual, random, config.good_time),
     ]
+    if config.explore > 0:
+        recommenders = [
+            ExploringRecommender(r, catalog.size, config.explore) if r.name in LIST_BASED else r
+            for r in recommenders
+        ]
     built_in = {r.name for r in recommenders}
     context = PluginContext(catalog, source, config)
     named = sorted({name for arms in config.experiments.values() for name in arms.values()})

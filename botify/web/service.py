@@ -146,8 +146,10 @@ class Service:
             (state.request, state.session, state.since) if state else (None, None, None)
         )
         r = recommendation
-        recommended, served_by, version, candidates = (
-            (r.track, r.served_by, r.model_version, r.candidates) if r else (None,) * 4
+        recommended, served_by, version, candidates, propensity = (
+            (r.track, r.served_by, r.model_version, r.candidates, r.propensity)
+            if r
+            else (None,) * 5
         )
         self.event_log.write(
             Event(
@@ -168,6 +170,7 @@ class Service:
                 candidates=candidates,
                 degraded=state is None,
                 epoch=epoch,
+                propensity=propensity,
             )
         )
 

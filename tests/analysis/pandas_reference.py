@@ -116,6 +116,7 @@ def read_frames(log_dir: Path) -> FrameLog:
             "request": [_number(e.get("request")) for e in kept],
             "candidates": [_number(e.get("candidates")) for e in kept],
             "epoch": [_number(e.get("epoch")) for e in kept],
+            "propensity": [_number(e.get("propensity")) for e in kept],
         }
     )
     events = events.astype(
@@ -128,6 +129,7 @@ def read_frames(log_dir: Path) -> FrameLog:
             "request": "float64",
             "candidates": "float64",
             "epoch": "float64",
+            "propensity": "float64",
         }
     ).astype({name: "category" for name in TEXT_COLUMNS})
     treatments = [

@@ -33,6 +33,7 @@ NEXT = Event(
     candidates=50,
     degraded=False,
     epoch=1795806600000,
+    propensity=0.02,
 )
 
 
@@ -45,7 +46,8 @@ def test_a_line_has_every_field_in_the_logs_key_order():
         '{"message":"next","timestamp":1795806673328,"user":42,"track":5,"time":1.0,'
         '"latency":0.0007,"recommendation":57,"recommender":"anchor","served_by":"anchor",'
         '"model_version":"3f2a9c0d1b7e","experiment":"AB","experiments":{"AB":"T1"},'
-        '"request":1,"session":0,"candidates":50,"degraded":false,"epoch":1795806600000}'
+        '"request":1,"session":0,"candidates":50,"degraded":false,"epoch":1795806600000,'
+        '"propensity":0.02}'
     )
 
 

@@ -85,7 +85,7 @@ def test_the_random_fallback_is_a_random_track_labelled_with_the_reason(config):
 
     assert answer.served_by == "random"
     assert random_recommender.fallback(request, "random_fallback") == Recommendation(
-        answer.track, "random_fallback"
+        answer.track, "random_fallback", propensity=1 / random_recommender.catalog.size
     )
 
 
