@@ -9,7 +9,7 @@ from pathlib import Path
 from botify.config import Config
 from botify.data.catalog import TRACKS_FILE
 from botify.data.lists import LIST_KINDS
-from botify.training.models import MODELS, PER_ARTIST, K
+from botify.training.models import DEFAULT_MODEL, MODELS, PER_ARTIST, K
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -43,6 +43,7 @@ def _train(args: argparse.Namespace) -> int:
         test_logs=args.test_logs,
         good_time=config.good_time,
         compare=args.compare,
+        explore=config.explore,
     )
 
 
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the public catalog (default: $BOTIFY_DATA_DIR/tracks.jsonl)",
     )
     train.add_argument(
-        "--model", choices=list(MODELS), default="affinity", help="default: %(default)s"
+        "--model", choices=list(MODELS), default=DEFAULT_MODEL, help="default: %(default)s"
     )
     train.add_argument("--k", type=int, default=K, help="list length per track (%(default)s)")
     train.add_argument(

@@ -73,14 +73,19 @@ def selected_events(table: str) -> str:
 
 
 def sessionize(
-    log: EventDatabase, table: str, where: str = "TRUE", params: list | None = None
+    log: EventDatabase,
+    table: str,
+    where: str = "TRUE",
+    params: list | None = None,
+    columns: tuple[str, ...] = SESSION_COLUMNS,
 ) -> int:
     """Create (or replace) table ``table``: the events of ``log`` that satisfy the SQL
     condition ``where`` (with ``params`` for its ``?``), their ``SESSION_COLUMNS``, and
     ``session`` (the user's session number, from 0), ``position`` (0 for the session's first
     event), ``closed`` (the session ends with a ``last``) and ``previous_track`` (the
-    track of the user's event before, NULL for the first). The view ``selected_events(table)``
-    has those events whole. Returns their number.
+    track of the user's event before, NULL for the first); ``columns`` names the event
+    columns kept (more than sessions need only where the caller needs them). The view
+    ``selected_events(table)`` has those events whole. Returns their number.
 
     One sort per user serves every window: an event's session is the number of ``last``
     events before it, and its session is closed when a ``last`` follows it (or is it). On
@@ -92,12 +97,12 @@ def sessionize(
     # A view takes no parameters: they go in as literals.
     condition = inline(where, params)
     log.execute(f"CREATE OR REPLACE VIEW {selected} AS SELECT * FROM events WHERE {condition}")
-    columns = ", ".join(f'"{name}"' for name in SESSION_COLUMNS)
+    kept = ", ".join(f'"{name}"' for name in columns)
     log.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
         WITH ordered AS (
-            SELECT {columns},
+            SELECT {kept},
                 row_number() OVER user_order AS rank,
                 count(*) FILTER (message = 'last') OVER (
                     user_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS session,

@@ -12,9 +12,9 @@ from botify.config import Config
 from botify.data.catalog import Catalog, CatalogError, read_catalog
 from botify.data.lists import write_lists
 from botify.logs.reader import FILE_GLOB, LogMemoryError, ReadStats, log_files, open_log
-from botify.training import offline_eval
+from botify.training import off_policy, offline_eval
 from botify.training.listens import Listens, sessions_listens
-from botify.training.models import MODELS, PER_ARTIST, K, fit_model
+from botify.training.models import DEFAULT_MODEL, MODELS, PER_ARTIST, K, fit_model
 
 
 def read_listens(log_dir: Path) -> tuple[Listens, ReadStats, int]:
@@ -55,18 +55,24 @@ def offline_report(
     seed: int,
     good_time: float = Config.good_time,
     compare: bool = False,
+    explore: float = Config.explore,
 ) -> str:
-    """Markdown table of ``model`` (with ``compare``, every model of ``MODELS``, ``model``
+    """Markdown tables: ``model`` (with ``compare``, every model of ``MODELS``, ``model``
     first) and two baselines, trained on ``train`` and evaluated on ``test``
-    (``botify.training.offline_eval``)."""
+    (``botify.training.offline_eval``); then the off-policy estimate of the listen time
+    ``model``'s lists would get, from ``test``'s logged propensities
+    (``botify.training.off_policy``, the service exploring ``explore``)."""
     cases = offline_eval.heldout_cases(test, catalog.track_artist, good_time)
     pairs = offline_eval.evaluation_pairs(test, good_time)
     results = {}
     for name in sorted(MODELS, key=lambda name: name != model) if compare else [model]:
         fitted = fit_model(name, train, catalog, good_time)
+        lists = fitted.lists(k, per_artist, seed)
+        if name == model:
+            model_lists = lists
         label = f"{name} (trained)" if name == model else name
         results[label] = offline_eval.evaluate(
-            fitted.score, fitted.lists(k, per_artist, seed), cases, pairs, catalog.size, good_time
+            fitted.score, lists, cases, pairs, catalog.size, good_time
         )
     rng = np.random.default_rng(seed)
     baselines = {
@@ -75,7 +81,16 @@ def offline_report(
     }
     for name, score in baselines.items():
         results[name] = offline_eval.evaluate(score, None, cases, pairs, catalog.size, good_time)
-    return offline_eval.format_table(results)
+    answers = off_policy.logged_answers(test)
+    if not len(answers):
+        ope = "No held-out answer logged its propensity: no off-policy estimate."
+    else:
+        estimates = off_policy.estimate(answers, model_lists, catalog.size, explore)
+        ope = off_policy.format_estimates(estimates, off_policy.on_policy_mean(answers), explore)
+    return (
+        f"{offline_eval.format_table(results)}\n\n"
+        f"Off-policy estimate of the {model} lists online (held-out answers):\n\n{ope}"
+    )
 
 
 def _fail(message: str) -> int:
@@ -87,13 +102,14 @@ def train_contextual_command(
     logs: Path,
     out: Path,
     tracks: Path,
-    model: str = "affinity",
+    model: str = DEFAULT_MODEL,
     k: int = K,
     per_artist: int = PER_ARTIST,
     seed: int = 0,
     test_logs: Path | None = None,
     good_time: float = Config.good_time,
     compare: bool = False,
+    explore: float = Config.explore,
 ) -> int:
     """``botify train contextual``: evaluate offline, train on all logs, write ``out``.
 
@@ -132,7 +148,11 @@ def train_contextual_command(
         f"\nOffline evaluation (a good listen: time >= {good_time}): trained on "
         f"{train.n_sessions} sessions, tested on {held_out}"
     )
-    print(offline_report(model, train, test, catalog, k, per_artist, seed, good_time, compare))
+    print(
+        offline_report(
+            model, train, test, catalog, k, per_artist, seed, good_time, compare, explore
+        )
+    )
     print(f"\nThe lists written are trained on ALL the given logs ({loaded.n_sessions} sessions).")
     lists = fit_model(model, loaded, catalog, good_time).lists(k, per_artist, seed)
     write_lists(lists, Path(out))

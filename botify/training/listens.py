@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from botify.logs.reader import EventDatabase
-from botify.logs.sessions import sessionize
+from botify.logs.sessions import SESSION_COLUMNS, sessionize
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,18 @@ class Listens:
     """One row per listen, grouped by session and in listening order within a session.
 
     ``session`` numbers sessions 0..n-1 in the order of (user, first event); rows of one
-    session are contiguous.
+    session are contiguous. Read from logs, a listen also has the ``answer`` the service
+    gave after it (-1 for none) and that answer's ``propensity`` (NaN where unknown), which
+    off-policy evaluation needs (``botify.training.off_policy``), and its ``user``.
     """
 
     session: np.ndarray
     track: np.ndarray
     time: np.ndarray
     timestamp: np.ndarray
+    answer: np.ndarray | None = None
+    propensity: np.ndarray | None = None
+    user: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.track.size)
@@ -44,6 +49,9 @@ class Listens:
             track=self.track[rows],
             time=self.time[rows],
             timestamp=self.timestamp[rows],
+            answer=None if self.answer is None else self.answer[rows],
+            propensity=None if self.propensity is None else self.propensity[rows],
+            user=None if self.user is None else self.user[rows],
         )
 
     def session_starts(self) -> np.ndarray:
@@ -57,10 +65,10 @@ def sessions_listens(log: EventDatabase) -> Listens:
     """The listens of every event of ``log``, sessionized by ``botify.logs.sessions``: only
     the four columns leave DuckDB, so a week of logs fits in memory (25 million events:
     800 MB of arrays)."""
-    sessionize(log, "listen_events")
+    sessionize(log, "listen_events", columns=(*SESSION_COLUMNS, "recommendation", "propensity"))
     columns = log.execute(
-        'SELECT "user", session, track, time, timestamp FROM listen_events '
-        'ORDER BY "user", session, position'
+        'SELECT "user", session, track, time, timestamp, recommendation, propensity '
+        'FROM listen_events ORDER BY "user", session, position'
     ).fetchnumpy()
     log.execute("DROP TABLE listen_events")
     user, session = columns["user"], columns["session"]
@@ -71,4 +79,12 @@ def sessions_listens(log: EventDatabase) -> Listens:
         track=np.asarray(columns["track"], dtype=np.int64),
         time=np.asarray(columns["time"], dtype=np.float64),
         timestamp=np.asarray(columns["timestamp"], dtype=np.int64),
+        answer=_filled(columns["recommendation"], -1).astype(np.int64),
+        propensity=_filled(columns["propensity"], np.nan).astype(np.float64),
+        user=np.asarray(user, dtype=np.int64),
     )
+
+
+def _filled(column: np.ndarray, missing: float) -> np.ndarray:
+    # DuckDB gives a column with NULLs as a masked array.
+    return np.ma.filled(np.ma.asarray(column), missing)
