@@ -64,7 +64,21 @@ WORLDS = {
     "spread1.5": {"seed": 21, "artist_spread": 1.5},
     "genres4": {"seed": 23, "genres": 4},
     "labels-noise0.5": {"seed": 25, "genre_label_noise": 0.5},
+    "labels-noise1.0": {"seed": 27, "genre_label_noise": 1.0},
 }
+
+
+def world_params(world: dict) -> dict:
+    """``WorldParams`` fields of a spec's ``[world]`` table (its keys are ``sim world``'s
+    flags with ``_`` for ``-``)."""
+    from sim.cli import WORLD_FLAGS
+
+    values = {"seed": world["seed"]}
+    for key, value in world.items():
+        if key != "seed":
+            (field,) = WORLD_FLAGS["--" + key.replace("_", "-")][0]
+            values[field] = value
+    return values
 
 
 def toml_value(value: object) -> str:

@@ -90,3 +90,18 @@ def feedback_from_listens(
         time=np.concatenate([time[kept], time[extra]]),
         weight=np.concatenate([weight, weight[two]]),
     )
+
+
+def first_track_pairs(listens: Listens) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of first tracks of one user's consecutive sessions: what the user chose
+    before any recommender did, twice. (Consecutive pairs only, so that a user with many
+    sessions adds as many pairs as sessions, not their square.) Empty without users."""
+    if listens.user is None or not len(listens):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    position, _ = session_positions(listens.session)
+    first = np.flatnonzero(position == 0)
+    user, track = listens.user[first], listens.track[first]
+    # Sessions are numbered in the order of (user, first event): a user's are adjacent.
+    same_user = user[1:] == user[:-1]
+    return track[:-1][same_user], track[1:][same_user]

@@ -18,15 +18,17 @@ import scipy.sparse as sp
 
 from botify.config import Config
 from botify.data.catalog import Catalog
-from botify.training.affinity import ArtistAffinity, fit_affinity
+from botify.training.affinity import ArtistAffinity, fit_affinity, with_genre_artist_level
+from botify.training.clusters import LearnedClusters, artist_pairs, learn_artist_clusters
 from botify.training.cooccurrence import cooccurrence_lists, fit_cooccurrence
-from botify.training.diverse_lists import ranked_artists, track_lists
-from botify.training.feedback import feedback_from_listens
+from botify.training.diverse_lists import preferred_tracks, ranked_artists, track_lists
+from botify.training.feedback import feedback_from_listens, first_track_pairs
 from botify.training.listens import Listens
 from botify.training.offline_eval import Lists, Scorer
 
 K = 50
 PER_ARTIST = 1
+DEFAULT_MODEL = "learned"
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,14 @@ class FittedModel:
     lists: Callable[[int, int, int], Lists]
 
 
-def _affinity_model(affinity: ArtistAffinity, catalog: Catalog) -> FittedModel:
+def _affinity_model(
+    affinity: ArtistAffinity, catalog: Catalog, preferred: np.ndarray | None = None
+) -> FittedModel:
     artist = catalog.track_artist
 
     def lists(k: int, per_artist: int, seed: int) -> Lists:
-        return track_lists(ranked_artists(affinity, k, seed), artist, k, per_artist, seed)
+        ranked = ranked_artists(affinity, k, seed)
+        return track_lists(ranked, artist, k, per_artist, seed, preferred)
 
     return FittedModel(lambda left, right: affinity.pairs(artist[left], artist[right]), lists)
 
@@ -59,6 +64,50 @@ def _affinity(listens: Listens, catalog: Catalog, good_time: float) -> FittedMod
     return _affinity_model(
         fit_affinity(feedback, catalog.track_artist, catalog.artist_genre), catalog
     )
+
+
+def _learned(listens: Listens, catalog: Catalog, good_time: float) -> FittedModel:
+    # The affinity model over artist clusters learned from behaviour, not genre labels.
+    feedback = feedback_from_listens(listens, catalog.track_artist, good_time)
+    artist, n = catalog.track_artist, catalog.artist_genre.size
+    listened = artist_pairs(
+        artist[feedback.context], artist[feedback.track], feedback.weight, feedback.time, n
+    )
+    left, right = (artist[tracks] for tracks in first_track_pairs(listens))
+    other = left != right
+    ones = np.ones(int(other.sum()))
+    organic = artist_pairs(left[other], right[other], ones, ones, n)
+    learned = learn_artist_clusters(listened, organic, catalog.artist_genre)
+    affinity = labelled_apart(fit_affinity(feedback, artist, learned.cluster), learned)
+    affinity = with_genre_artist_level(affinity, feedback, artist)
+    preferred = preferred_tracks(
+        feedback.track,
+        feedback.time * feedback.weight,
+        feedback.weight,
+        artist,
+        n,
+        affinity.artist_strength,
+    )
+    return _affinity_model(affinity, catalog, preferred)
+
+
+def labelled_apart(affinity: ArtistAffinity, learned: LearnedClusters) -> ArtistAffinity:
+    """``affinity`` whose artists placed by their label alone form clusters of their own,
+    after every evidenced artist of the same cluster.
+
+    An artist with no pair in the logs sits in its catalog genre, which is right only as
+    often as labels are (``label_trust``); as a recommendation its expected listen time is
+    its cluster pair's mean shrunk that far towards the overall mean. So lists name the
+    artists behaviour placed in a cluster before those only the catalog put there, and on a
+    catalog whose labels say nothing, none of the latter before any evidenced artist.
+    """
+    k = affinity.genre_mean.shape[0]
+    mean, trust = affinity.mean, learned.label_trust
+    guessed = mean + (affinity.genre_mean - mean) * trust
+    # Rows: a key artist's list depends on its cluster only; columns: evidenced, guessed.
+    genre_mean = np.tile(np.concatenate([affinity.genre_mean, guessed], axis=1), (2, 1))
+    group = learned.cluster + k * (~learned.evidenced)
+    return dataclasses.replace(affinity, genre_of_artist=group, genre_mean=genre_mean)
 
 
 def _genre_pairs(listens: Listens, catalog: Catalog, good_time: float) -> FittedModel:
@@ -87,6 +136,7 @@ def _cooccurrence(listens: Listens, catalog: Catalog, good_time: float) -> Fitte
 
 MODELS: dict[str, Callable[[Listens, Catalog, float], FittedModel]] = {
     "affinity": _affinity,
+    "learned": _learned,
     "genre": _genre_pairs,
     "cooccurrence": _cooccurrence,
 }

@@ -13,7 +13,7 @@ from botify.cli import main
 from botify.data.catalog import read_catalog
 from botify.training import offline_eval
 from botify.training.command import read_listens, train_contextual_command
-from botify.training.models import MODELS, fit_model
+from botify.training.models import DEFAULT_MODEL, MODELS, fit_model
 
 CLUSTER = 20  # tracks per cluster (= genre) of the synthetic world
 
@@ -155,7 +155,7 @@ def test_separate_test_logs_are_used_for_evaluation(
     assert code == 0
     printed = capsys.readouterr().out
     assert f"tested on the sessions of {tmp_path / 'test'}" in printed
-    assert "| affinity (trained) | 2 |" in printed
+    assert f"| {DEFAULT_MODEL} (trained) | 2 |" in printed
     assert "| popularity | 2 |" in printed and "| random | 2 |" in printed
 
 
@@ -235,7 +235,9 @@ def test_the_catalog_defaults_to_the_data_dir_and_good_time_to_the_services(
         out = capsys.readouterr().out
         assert f"a good listen: time >= {float(good_time)}" in out
         return float(
-            next(row for row in out.splitlines() if row.startswith("| affinity")).split("|")[3]
+            next(row for row in out.splitlines() if row.startswith(f"| {DEFAULT_MODEL}")).split(
+                "|"
+            )[3]
         )
 
     assert auc("0.3") != auc("0.8")
