@@ -27,13 +27,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from traffic import Traffic
 
 from botify.web.service import DEGRADED
+from tests.helpers.traffic import Traffic
 
 pytestmark = pytest.mark.compose
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 REPLICAS = 3
 REPLICA_UID = 10001  # the Dockerfile's botify user
 SIM_WORKERS = 2

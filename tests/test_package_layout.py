@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-BOTIFY = Path(__file__).resolve().parents[2] / "botify"
+BOTIFY = Path(__file__).resolve().parents[1] / "botify"
 WEB_STACK = ("flask", "flask_restful", "werkzeug", "gunicorn")
 # Every module of a package, imported in a fresh interpreter; prints the web stack it loaded.
 IMPORT_ALL = """

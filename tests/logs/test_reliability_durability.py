@@ -11,8 +11,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from traffic import Answer, Traffic
-from worlds import tiny_tracks
+from tests.helpers.traffic import Answer, Traffic
+from tests.helpers.worlds import tiny_tracks
 
 from botify.logs.reader import ReadStats, log_files, read_events
 

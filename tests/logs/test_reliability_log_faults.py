@@ -13,8 +13,8 @@ from collections import Counter
 import pytest
 import requests
 from test_reliability_durability import answered_tracks, logged_recommendations
-from traffic import Traffic
-from worlds import tiny_tracks
+from tests.helpers.traffic import Traffic
+from tests.helpers.worlds import tiny_tracks
 
 from botify.logs.reader import ReadStats, read_events
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from worlds import tiny_tracks, write_jsonl
 
 from botify.data.catalog import build_catalog
 from botify.data.lists import load_lists
@@ -13,6 +12,7 @@ from botify.recommenders.anchor import FreshAnchorRecommender
 from botify.recommenders.base import Request
 from botify.recommenders.registry import build_recommenders
 from botify.state.store import UserStateStore, state_keys
+from tests.helpers.worlds import tiny_tracks, write_jsonl
 
 USER = 42
 # Artist 0 owns tracks 0..9, artist 1 owns 10..19, ...; track 200 is a one-track artist.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from worlds import tiny_tracks, write_jsonl
 
 from botify.data.catalog import build_catalog
 from botify.data.lists import LIST_KINDS, load_lists
 from botify.recommenders.base import Recommendation, Request
 from botify.recommenders.registry import build_recommenders
+from tests.helpers.worlds import tiny_tracks, write_jsonl
 
 CATALOG = build_catalog(tiny_tracks())
 

@@ -8,13 +8,13 @@ import time
 from dataclasses import replace
 
 import pytest
-from worlds import tiny_tracks, write_jsonl
 
 from botify.data.catalog import build_catalog
 from botify.data.lists import ListsError, load_lists
 from botify.rollout.deploy import EmptyLists, activate, publish, roll_back
 from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller, ServedExperiments
 from botify.rollout.keys import ACTIVE_EXPERIMENT_KEY, deploy_key
+from tests.helpers.worlds import tiny_tracks, write_jsonl
 
 CATALOG = build_catalog(tiny_tracks())
 

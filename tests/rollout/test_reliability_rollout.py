@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from traffic import Traffic
-from worlds import tiny_tracks, write_jsonl
 
 from botify.cli import main
 from botify.data.lists import content_version
 from botify.rollout.keys import ACTIVE_EXPERIMENT_KEY, deploy_key
 from botify.state.client import URL_FILE
+from tests.helpers.traffic import Traffic
+from tests.helpers.worlds import tiny_tracks, write_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,12 @@ import time
 
 import pytest
 import requests
-from traffic import Traffic
-from worlds import tiny_tracks, write_jsonl
 
 from botify.logs.reader import read_events
 from botify.serving.service_process import ServiceProcess
 from botify.state.client import URL_FILE
+from tests.helpers.traffic import Traffic
+from tests.helpers.worlds import tiny_tracks, write_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import pytest
 import redis
-from worlds import with_experiment, write_jsonl
 
 from botify.cli import main
 from botify.data.lists import content_version
@@ -19,6 +18,7 @@ from botify.serving.redis_server import RedisServer
 from botify.state.client import connect
 from botify.state.store import UserStateStore, state_keys
 from botify.web import create_app
+from tests.helpers.worlds import with_experiment, write_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_logs import TRACKS_PER_ARTIST, session_events, write_catalog
 
 from botify.cli import main
 from botify.data.catalog import read_catalog
 from botify.training import offline_eval
 from botify.training.command import read_listens, train_contextual_command
 from botify.training.models import MODELS, fit_model
+from tests.helpers.synthetic_logs import TRACKS_PER_ARTIST, session_events, write_catalog
 
 CLUSTER = 20  # tracks per cluster (= genre) of the synthetic world
 

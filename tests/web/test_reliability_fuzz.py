@@ -21,11 +21,11 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from worlds import tiny_tracks, write_jsonl
 
 from botify.logs.reader import read_events
 from botify.serving.service_process import ServiceProcess
 from botify.web.openapi import openapi_document
+from tests.helpers.worlds import tiny_tracks, write_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,11 @@ import time
 import pytest
 import redis
 import requests
-from traffic import Answer, Traffic
-from worlds import tiny_tracks
 
 from botify.logs.reader import ReadStats, read_events
 from botify.web.service import DEGRADED
+from tests.helpers.traffic import Answer, Traffic
+from tests.helpers.worlds import tiny_tracks
 
 pytestmark = pytest.mark.integration
 

@@ -8,13 +8,13 @@ from dataclasses import replace
 import fakeredis
 import pytest
 import redis
-from worlds import with_experiment
 
 from botify.logs.reader import read_events
 from botify.rollout.deploy import activate
 from botify.serving.redis_server import free_port
 from botify.state.client import connect
 from botify.web import create_app
+from tests.helpers.worlds import with_experiment
 
 SESSION = [(3, 1.0), (40, 0.8), (41, 0.2), (77, 0.1), (120, 0.9)]
 
