@@ -39,8 +39,8 @@ from botify.logs.reader import open_log
 from botify.logs.sessions import session_table, sessionize
 from botify.rollout.experiments import treatment_index, treatment_names
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "analysis"))
-from synthetic_ab_logs import SyntheticExperiment, generate, write_logs  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from tests.helpers.synthetic_ab_logs import SyntheticExperiment, generate, write_logs  # noqa: E402
 
 
 def per_user_metrics(
