@@ -1,16 +1,19 @@
 """Client traffic for tests against a running service: threads that each play one user.
 
-A module of its own (not conftest.py) so test modules in every folder can import it.
+Also what the service logged and answered, per user, to compare the two.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
+
+from botify.logs.reader import ReadStats, log_files, read_events
 
 CLIENT_TIMEOUT_S = 10.0
 
@@ -117,3 +120,27 @@ def _json_or_none(response: requests.Response) -> dict | None:
         return response.json()
     except ValueError:
         return None
+
+
+def logged_recommendations(log_dir: Path) -> dict[int, list[int]]:
+    """Per user, the logged ``/next`` recommendations in request order; asserts that every
+    line parses and no (user, request) pair is logged twice."""
+    stats = ReadStats()
+    events = list(read_events(log_dir, stats))
+    assert stats.skipped_lines == 0
+    assert all(path.read_bytes().endswith(b"\n") for path in log_files(log_dir))
+    pairs = Counter((e["user"], e["request"]) for e in events)
+    assert max(pairs.values()) == 1, "a (user, request) pair was logged twice"
+    per_user: dict[int, list[int]] = defaultdict(list)
+    for event in sorted(events, key=lambda e: e["request"]):
+        per_user[event["user"]].append(event["recommendation"])
+    return per_user
+
+
+def answered_tracks(answers: list[Answer]) -> dict[int, list[int]]:
+    """Per user, the tracks of its 200 answers in the order it received them."""
+    per_user: dict[int, list[int]] = defaultdict(list)
+    for answer in sorted(answers, key=lambda a: a.sent_at):
+        if answer.status == 200:
+            per_user[answer.user].append(answer.body["track"])
+    return per_user

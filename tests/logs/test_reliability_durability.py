@@ -7,14 +7,14 @@ answered: none lost, torn or duplicated, across segments and across a graceful s
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.helpers.traffic import Answer, Traffic
-from tests.helpers.worlds import tiny_tracks
 
-from botify.logs.reader import ReadStats, log_files, read_events
+from botify.logs.reader import log_files
+from tests.helpers.traffic import Traffic, answered_tracks, logged_recommendations
+from tests.helpers.worlds import tiny_tracks
 
 pytestmark = pytest.mark.integration
 
@@ -22,30 +22,6 @@ TRACKS = len(tiny_tracks())
 # A few events per segment, so the files rotate constantly under load.
 ROTATING = {"BOTIFY_LOG_MAX_BYTES": "2000"}
 USERS = range(16)
-
-
-def logged_recommendations(log_dir: Path) -> dict[int, list[int]]:
-    """Per user, the logged ``/next`` recommendations in request order; asserts that every
-    line parses and no (user, request) pair is logged twice."""
-    stats = ReadStats()
-    events = list(read_events(log_dir, stats))
-    assert stats.skipped_lines == 0
-    assert all(path.read_bytes().endswith(b"\n") for path in log_files(log_dir))
-    pairs = Counter((e["user"], e["request"]) for e in events)
-    assert max(pairs.values()) == 1, "a (user, request) pair was logged twice"
-    per_user: dict[int, list[int]] = defaultdict(list)
-    for event in sorted(events, key=lambda e: e["request"]):
-        per_user[event["user"]].append(event["recommendation"])
-    return per_user
-
-
-def answered_tracks(answers: list[Answer]) -> dict[int, list[int]]:
-    """Per user, the tracks of its 200 answers in the order it received them."""
-    per_user: dict[int, list[int]] = defaultdict(list)
-    for answer in sorted(answers, key=lambda a: a.sent_at):
-        if answer.status == 200:
-            per_user[answer.user].append(answer.body["track"])
-    return per_user
 
 
 def segments_per_process(log_dir: Path) -> Counter:

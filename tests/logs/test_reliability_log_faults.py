@@ -12,11 +12,10 @@ from collections import Counter
 
 import pytest
 import requests
-from test_reliability_durability import answered_tracks, logged_recommendations
-from tests.helpers.traffic import Traffic
-from tests.helpers.worlds import tiny_tracks
 
 from botify.logs.reader import ReadStats, read_events
+from tests.helpers.traffic import Traffic, answered_tracks, logged_recommendations
+from tests.helpers.worlds import tiny_tracks
 
 pytestmark = pytest.mark.integration
 
