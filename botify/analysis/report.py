@@ -313,9 +313,12 @@ def report_json(analysis: AbAnalysis) -> dict:
     }
 
 
-def write_report(analysis: AbAnalysis, out: Path) -> str:
+def write_report(
+    analysis: AbAnalysis, out: Path, appendix: str = "", extra_json: dict | None = None
+) -> str:
     """Write ``report.md``, ``report.json`` and the effects PNG into ``out``; returns the
-    markdown."""
+    markdown. ``appendix`` (markdown) ends the report and ``extra_json`` adds keys to
+    ``report.json``: a caller with more to say (the experiment runner) writes each file once."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     labels = treatment_labels(analysis)
@@ -327,9 +330,10 @@ def write_report(analysis: AbAnalysis, out: Path) -> str:
     method = "CUPED" if analysis.adjusted is not None else "unadjusted"
     title = f"Experiment {analysis.experiment}: effect vs control {control} ({method})"
     save_effects_plot(comparison, title, out / PLOT_FILE)
-    text = render_report(analysis, PLOT_FILE)
+    text = render_report(analysis, PLOT_FILE) + appendix
     (out / REPORT_FILE).write_text(text, encoding="utf-8")
-    (out / JSON_FILE).write_text(json.dumps(report_json(analysis), indent=2) + "\n")
+    data = report_json(analysis) | (extra_json or {})
+    (out / JSON_FILE).write_text(json.dumps(data, indent=2) + "\n")
     return text
 
 
