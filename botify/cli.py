@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from botify.config import Config
+from botify.config import CONTROL, Config
 from botify.data.catalog import TRACKS_FILE
 from botify.data.lists import LIST_KINDS
 from botify.training.models import MODELS, PER_ARTIST, K
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="A/B report from event logs")
     report.add_argument("--logs", type=Path, required=True)
     report.add_argument("--experiment", default=None, help="default: the only/first one")
-    report.add_argument("--control", default="C")
+    report.add_argument("--control", default=CONTROL)
     report.add_argument("--out", type=Path, default=None, help="write report.md and PNG here")
     report.add_argument(
         "--tracks", type=Path, default=None, help="tracks.jsonl for artist diagnostics"
@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     power.add_argument("--logs", type=Path, required=True)
     power.add_argument("--experiment", default=None, help="default: the latest one served")
-    power.add_argument("--control", default="C")
+    power.add_argument("--control", default=CONTROL)
     power.add_argument(
         "--mde", type=float, default=5.0, help="relative effect to detect, %% (%(default)s)"
     )

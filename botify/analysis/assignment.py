@@ -10,14 +10,12 @@ than counted twice; both are counted so the report says so.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pandas as pd
 
+from botify.config import treatment_number
 from botify.logs.reader import EventDatabase
-
-_TREATMENT_NAME = re.compile(r"T(\d+)")
 
 
 @dataclass(frozen=True)
@@ -105,9 +103,9 @@ def expected_treatments(observed: list[str], control: str) -> list[str]:
     appear in the logs. With other naming, only the observed treatments are known.
     """
     others = [name for name in observed if name != control]
-    numbers = [_TREATMENT_NAME.fullmatch(name) for name in others]
+    numbers = [treatment_number(name) for name in others]
     if others and all(numbers):
-        highest = max(int(match.group(1)) for match in numbers if match)
+        highest = max(numbers)
         others = [f"T{i}" for i in range(1, highest + 1)]
     else:
         others = sorted(others)

@@ -17,6 +17,7 @@ from botify.analysis.pipeline import AbAnalysis, analyze_experiment, default_exp
 from botify.analysis.plot import save_effects_plot
 from botify.analysis.stats import COMPARISON_COLUMNS
 from botify.config import Config
+from botify.data.catalog import TRACKS_FILE
 from botify.logs.reader import LogMemoryError, open_log
 
 REPORT_FILE = "report.md"
@@ -200,7 +201,7 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
         ""
         if analysis.has_artists
         else "\n\nSame-artist diagnostics skipped: no catalog (`--tracks` or "
-        "`$BOTIFY_DATA_DIR/tracks.jsonl`)."
+        f"`$BOTIFY_DATA_DIR/{TRACKS_FILE}`)."
     )
     sections = [
         f"# A/B report: experiment `{analysis.experiment}`, control `{analysis.control}`",
@@ -342,7 +343,7 @@ def resolve_tracks(tracks: Path | None) -> Path | None:
     if tracks is not None:
         return tracks
     data_dir = os.environ.get("BOTIFY_DATA_DIR")
-    default = Path(data_dir) / "tracks.jsonl" if data_dir else None
+    default = Path(data_dir) / TRACKS_FILE if data_dir else None
     return default if default is not None and default.is_file() else None
 
 

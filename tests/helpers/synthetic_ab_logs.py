@@ -1,4 +1,4 @@
-"""A small synthetic A/B event log in the SPEC §6 format, with known injected effects.
+"""A small synthetic A/B event log, written as ``Event`` records, with known injected effects.
 
 Users are split into treatments with the SPEC's assignment function. Each session follows
 the SPEC §7 shape (first ``/next`` with the user's own track and time 1.0, recommended
@@ -15,11 +15,12 @@ directories and can tear the last line of a file, so readers meet the real-world
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from botify.logs.schema import Event
 from botify.rollout.experiments import treatment_index
 
 
@@ -94,7 +95,8 @@ def generate(config: SyntheticExperiment) -> SyntheticLog:
             for event in session_events:
                 request += 1
                 clock += int(rng.choice([0, rng.integers(1, 4000)], p=[0.05, 0.95]))
-                event.update(
+                record = Event(
+                    **event,
                     timestamp=clock,
                     user=user,
                     request=request,
@@ -102,8 +104,9 @@ def generate(config: SyntheticExperiment) -> SyntheticLog:
                     recommender=config.arms[treatment],
                     experiment=config.experiment,
                     experiments={config.experiment: treatment},
+                    degraded=False,
                 )
-                events.append(event)
+                events.append(asdict(record))
             clock += int(rng.integers(60_000, 600_000))
             listened = [e["time"] for e in session_events[1:]]
             sessions.append(
@@ -165,6 +168,7 @@ def _event(
     served_by: str,
     candidates: int,
 ) -> dict:
+    """The ``Event`` fields of one answer that do not depend on the user or the clock."""
     return {
         "message": message,
         "track": track,
@@ -205,13 +209,13 @@ def write_logs(
                 directory / f"events-host{process}-{1000 + process}-1700000000000-{seq:05d}.jsonl"
             )
             lines = [
-                json.dumps({**log.events[i], "latency": float(latency[i])}) + "\n"
+                replace(Event(**log.events[i]), latency=float(latency[i])).to_json() + "\n"
                 for i in mine[start : start + lines_per_segment]
             ]
             path.write_text("".join(lines), encoding="utf-8")
             paths.append(path)
     if torn_last_line:
-        torn = json.dumps(log.events[0])
+        torn = Event(**log.events[0]).to_json()
         with open(paths[_last_of(paths, 0)], "a", encoding="utf-8") as f:
             f.write(torn[: len(torn) // 2])
     return paths

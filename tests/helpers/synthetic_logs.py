@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from botify.logs.schema import Event
+
 DAY_MS = 86_400_000
 Session = list[tuple[int, float, str]]
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -120,28 +122,31 @@ def simulate_sessions(
 
 def session_events(
     user: int, session_no: int, session: Session, first_request: int, start_ms: int
-) -> list[dict]:
-    """The ``next``/``last`` events the service would log for one session."""
+) -> list[Event]:
+    """The ``next``/``last`` events the service would log for one session (served under no
+    experiment)."""
     events = []
     for i, (track, time, _) in enumerate(session):
         is_last = i == len(session) - 1
         events.append(
-            {
-                "message": "last" if is_last else "next",
-                "timestamp": start_ms + 1000 * i,
-                "user": user,
-                "track": track,
-                "time": time,
-                "latency": 0.001,
-                "recommendation": None if is_last else session[i + 1][0],
-                "recommender": "random" if is_last else session[i + 1][2],
-                "served_by": "random" if is_last else session[i + 1][2],
-                "model_version": None,
-                "experiments": {},
-                "request": first_request + i,
-                "session": session_no,
-                "candidates": 0,
-            }
+            Event(
+                message="last" if is_last else "next",
+                timestamp=start_ms + 1000 * i,
+                user=user,
+                track=track,
+                time=time,
+                latency=0.001,
+                recommendation=None if is_last else session[i + 1][0],
+                recommender="random" if is_last else session[i + 1][2],
+                served_by="random" if is_last else session[i + 1][2],
+                model_version=None,
+                experiment=None,
+                experiments={},
+                request=first_request + i,
+                session=session_no,
+                candidates=0,
+                degraded=False,
+            )
         )
     return events
 
@@ -182,5 +187,5 @@ def write_synthetic_logs(
             next_free_ms[user] = start + 1000 * len(session)
             requests[user] = requests.get(user, 0) + len(session)
             session_counts[user] = session_counts.get(user, 0) + 1
-            handles[user % n_files].writelines(json.dumps(event) + "\n" for event in events)
+            handles[user % n_files].writelines(event.to_json() + "\n" for event in events)
     return log_dir

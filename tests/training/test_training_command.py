@@ -116,7 +116,7 @@ def write_sessions(log_dir: Path, sessions: list[list[tuple[int, float, str]]]) 
             for event in session_events(
                 user=number, session_no=0, session=session, first_request=0, start_ms=0
             ):
-                f.write(json.dumps(event) + "\n")
+                f.write(event.to_json() + "\n")
 
 
 def test_a_long_listen_ranks_an_artist_first_and_a_skip_last(
