@@ -18,7 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, workers=args.workers)
 
 
-def _config(command: str) -> Config | None:
+def _config_from_env(command: str) -> Config | None:
     """The configuration from the environment, or None (after one line naming the bad
     variable) if it does not parse: every command checks it before doing anything."""
     try:
@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``botify`` console script."""
     args = build_parser().parse_args(argv)
-    args.config = _config(args.command)
+    args.config = _config_from_env(args.command)
     if args.config is None:
         return 2
     return args.func(args)

@@ -129,7 +129,7 @@ def wait_until_serving(
                 health = http.get(f"{url}/health", timeout=5).json()
             except requests.RequestException:
                 # A slow answer on a busy machine is not an answer yet: ask again until the
-                # deadline (one 5 s read timeout under load once failed a whole run).
+                # deadline, rather than fail a whole run on one slow poll.
                 health = {"experiment": None, "recommendations": {}}
             served = health["recommendations"]
             switched = health["experiment"] == experiment and all(
@@ -300,15 +300,14 @@ def run_world(
             "BOTIFY_EXPERIMENTS": json.dumps(spec.experiments),
             "BOTIFY_EXPERIMENT": spec.days[0].name,
             "BOTIFY_SEED": str(spec.seed),
-            # An experiment measures recommenders, not the machine: under a load spike on
-            # a shared machine a state call took over the service's 0.5 s default (one
-            # degraded, random answer in a 7-day bench run), which would make the same spec
-            # give another table. Users can still set their own.
+            # An experiment measures recommenders, not the machine: a state call slowed by
+            # a load spike past the service's 0.5 s default would get a degraded, random
+            # answer, and the same spec another table. Users can still set their own.
             "BOTIFY_REDIS_TIMEOUT_S": os.environ.get("BOTIFY_REDIS_TIMEOUT_S", "5"),
             "PYTHONPATH": python_path,
         }
         service = ServiceProcess(world, logs, out / "redis", workers=workers, env=env).start()
-        config = _config(world, redis_url, spec)
+        config = _service_config(world, redis_url, spec)
         client = connect(redis_url, config)
         print(f"    serving at {service.url}")
         done(started)
@@ -375,7 +374,7 @@ def write_world_report(run: WorldRun, robustness: tuple[str, dict] | None = None
     return write_report(run.analysis, run.out, appendix, extra_json)
 
 
-def _config(world: Path, redis_url: str, spec: ExperimentSpec) -> Config:
+def _service_config(world: Path, redis_url: str, spec: ExperimentSpec) -> Config:
     """The runner's view of the service's settings, for deploy, activate and the report."""
     return replace(
         Config.from_env(),

@@ -55,8 +55,7 @@ class Listens:
 
 def sessions_listens(log: EventDatabase) -> Listens:
     """The listens of every event of ``log``, sessionized by ``botify.logs.sessions``: only
-    the four columns leave DuckDB, so a week of logs fits in memory (25 million events:
-    800 MB of arrays)."""
+    the four columns leave DuckDB, so a week of logs fits in memory as a few arrays."""
     sessionize(log, "listen_events")
     columns = log.execute(
         'SELECT "user", session, track, time, timestamp FROM listen_events '
