@@ -1,4 +1,5 @@
-"""The package layout (SPEC §2): what importing a part loads, and what each package says.
+"""The package layout (docs/architecture.md): what importing a part loads, what each package
+says.
 
 The import rules themselves are import-linter contracts (pyproject.toml, ``make lint``);
 these tests check what a Python process really loads.

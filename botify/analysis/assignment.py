@@ -98,9 +98,10 @@ def register_treatments(log: EventDatabase, treatments: pd.Series) -> str:
 def expected_treatments(observed: list[str], control: str) -> list[str]:
     """All treatments of the split, including any that received no users.
 
-    Treatments are named ``C, T1, T2, ...`` (SPEC §5), so a split whose highest observed
-    treatment is ``Tk`` has ``k`` treatments besides the control even if some of them never
-    appear in the logs. With other naming, only the observed treatments are known.
+    Treatments are named ``C, T1, T2, ...`` (``botify.config.treatment_names``), so a split
+    whose highest observed treatment is ``Tk`` has ``k`` treatments besides the control even
+    if some of them never appear in the logs. With other naming, only the observed treatments
+    are known.
     """
     others = [name for name in observed if name != control]
     numbers = [treatment_number(name) for name in others]

@@ -1,4 +1,4 @@
-"""Sessions from events (SPEC §7), shared by training and the A/B analysis, in SQL.
+"""Sessions from events (docs/events.md), shared by training and the A/B analysis, in SQL.
 
 Per user, events are ordered by ``(timestamp, epoch, request)`` (timestamps can tie at
 millisecond resolution; the user's request counter breaks the tie, and since a Redis that

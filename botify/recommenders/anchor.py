@@ -1,6 +1,6 @@
-"""The seed's "anchor" recommender (SPEC §4.7) and its variants (§4.8, §4.9).
+"""The seed's "anchor" recommender (docs/recommenders.md) and its variants.
 
-Steps 1–3 of §4.7 (artist rating, last good track, fails, best track, the anchor choice)
+Steps 1–3 of the anchor (artist rating, last good track, fails, best track, the anchor choice)
 run inside the atomic Redis script (``botify/state/listen.lua``); what arrives here is their
 result in ``request.state``. This module does steps 4–5: the candidates from the anchor's
 i2i list, else the favourite artist's tracks except the user's last one of that artist,
@@ -28,7 +28,7 @@ Chooser = Callable[[random.Random, np.ndarray], int]
 def candidate_sources(
     request: Request, catalog: Catalog, lists: RecommendationLists | None
 ) -> Iterator[tuple[np.ndarray, str]]:
-    """§4.7 steps 4–5 in order: the anchor's i2i list, then the favourite artist's tracks
+    """The anchor's steps 4–5 in order: the anchor's i2i list, then the favourite artist's tracks
     except the user's last one of that artist. Each with its source name; a source is
     computed only when the ones before it did not do."""
     state = request.state
@@ -40,7 +40,7 @@ def candidate_sources(
 
 
 class AnchorRecommender:
-    """§4.7: a random candidate of the anchor's i2i list or the favourite artist."""
+    """The anchor: a random candidate of the anchor's i2i list or the favourite artist."""
 
     needs: frozenset[str] = frozenset()
 

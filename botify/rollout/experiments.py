@@ -1,4 +1,4 @@
-"""A/B experiments: deterministic user → treatment assignment (SPEC §5).
+"""A/B experiments: deterministic user → treatment assignment (docs/recommenders.md).
 
 The assignment hash is the course's: ``mmh3.hash(str(user), mmh3.hash(name), signed=False) % split``
 so that logs and splits stay comparable with it.

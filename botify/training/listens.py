@@ -1,7 +1,7 @@
 """Listens for training: who listened to which track, how long, in which session.
 
 Each logged event carries the track the user has just listened to and the fraction listened
-(SPEC §6). Sessions are the analysis's (``botify.logs.sessions.sessionize``, SPEC §7), so
+(docs/events.md). Sessions are the analysis's (``botify.logs.sessions.sessionize``), so
 offline evaluation and A/B reports agree on what a session is.
 """
 

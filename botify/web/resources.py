@@ -1,4 +1,4 @@
-"""HTTP resources (SPEC §3). Thin: validate, call the service, shape the answer."""
+"""HTTP resources (docs/http-api.md). Thin: validate, call the service, shape the answer."""
 
 from __future__ import annotations
 

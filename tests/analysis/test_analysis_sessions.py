@@ -1,4 +1,4 @@
-"""Sessionizing (SPEC §7) and per-user metrics."""
+"""Sessionizing (docs/events.md) and per-user metrics."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A small synthetic A/B event log, written as ``Event`` records, with known injected effects.
 
-Users are split into treatments with the SPEC's assignment function. Each session follows
-the SPEC §7 shape (first ``/next`` with the user's own track and time 1.0, recommended
+Users are split into treatments with the service's assignment function. Each session follows
+the shape of docs/statistics.md (first ``/next`` with the user's own track and time 1.0, recommended
 tracks, a closing ``/last``); a user leaves a session as the simulator's users do, when a
 budget that drops with short listens runs out, so a higher listen time makes longer
 sessions. Per treatment one can inject a listen-time lift, repeats (a repeated track is

@@ -1,10 +1,10 @@
-"""A tiny latent music world and simulated sessions, written as botify event logs (SPEC §6).
+"""A tiny latent music world and simulated sessions, written as botify event logs (docs/events.md).
 
 Tracks sit in clusters on the unit sphere (think artists); a session has a hidden interest
 vector ``s`` (a track of one of the user's favourite clusters) and the user listens long to
-tracks close to ``s``, as in the simulator's user model (SPEC §8). Recommendations come from
-a ``random`` and a ``sticky_cluster`` recommender, like day-1 logs of the demo. Nothing here is
-read by the code under test except the event files.
+tracks close to ``s``, as in the simulator's user model (docs/simulator.md). Recommendations
+come from a ``random`` and a ``sticky_cluster`` recommender, like day-1 logs of the demo.
+Nothing here is read by the code under test except the event files.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The anchor recommender, rule by rule (SPEC §4.7), and its variants (§4.8, §4.9)."""
+"""The anchor recommender, rule by rule (docs/recommenders.md), and its variants."""
 
 from __future__ import annotations
 

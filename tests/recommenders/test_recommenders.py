@@ -1,4 +1,4 @@
-"""Baseline recommenders (SPEC §4.1–4.5) and their fallbacks."""
+"""Baseline recommenders (docs/recommenders.md) and their fallbacks."""
 
 from __future__ import annotations
 
