@@ -35,18 +35,26 @@ def test_each_thread_keeps_one_connection(own_server):
     client = redis.Redis.from_url(own_server.url)
     script = ThreadLocalScript(client, ECHO)
     replies: dict[str, set[bytes]] = {}
+    # A thread's connection is closed once the thread has ended and the garbage collector
+    # ran, so the threads stay alive until their connections are counted.
+    called, counted = threading.Barrier(5), threading.Event()
 
     def calls(name: str) -> None:
         replies[name] = {script([], [name]) for _ in range(20)}
+        called.wait()
+        counted.wait()
 
     threads = [threading.Thread(target=calls, args=(f"t{i}",)) for i in range(4)]
     for thread in threads:
         thread.start()
+    called.wait()
+    connections = script_connections(client)
+    counted.set()
     for thread in threads:
         thread.join()
 
     assert replies == {f"t{i}": {f"t{i}".encode()} for i in range(4)}
-    assert script_connections(client) == 4
+    assert connections == 4
 
 
 def test_the_script_is_loaded_again_after_script_flush(redis_server):
