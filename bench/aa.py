@@ -1,6 +1,6 @@
 """A/A validity of the report's significance flag: many random re-splits of the same logs.
 
-Each A/A "experiment" re-assigns every user with the SPEC's assignment function
+Each A/A "experiment" re-assigns every user with the service's assignment function
 (``botify.rollout.experiments.treatment_index``) under a fresh name, so no treatment differs and
 every significant result is a false positive. Printed per metric: the rate of raw
 p < 0.05 (expected about 5%) and of the report's flag (Holm-adjusted over metrics, so
@@ -35,12 +35,13 @@ from botify.analysis.metrics import GUARDRAIL_METRICS, METRICS, request_latency,
 from botify.analysis.preperiod import pre_period
 from botify.analysis.sequential import MONITOR_METRIC, confidence_sequences
 from botify.analysis.stats import compare_treatments
+from botify.config import treatment_names
 from botify.logs.reader import open_log
 from botify.logs.sessions import session_table, sessionize
-from botify.rollout.experiments import treatment_index, treatment_names
+from botify.rollout.experiments import treatment_index
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "analysis"))
-from synthetic_ab_logs import SyntheticExperiment, generate, write_logs  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from tests.helpers.synthetic_ab_logs import SyntheticExperiment, generate, write_logs  # noqa: E402
 
 
 def per_user_metrics(

@@ -1,7 +1,8 @@
 """Calibration of the default world: mean session time of the in-process agents.
 
-Target (SPEC §8 calibration): random < sticky_artist < oracle, sticky_artist 30–80% above random,
-oracle at least 2× sticky_artist. Prints a markdown table (mean ± 95% CI).
+Target (the simulator's calibration, docs/simulator.md): random < sticky_artist < oracle,
+sticky_artist 30–80% above random, oracle at least 2× sticky_artist. Prints a markdown
+table (mean ± 95% CI).
 
     .venv/bin/python bench/calibration.py [--world DIR] [--episodes 10000] [--seed 0]
 """

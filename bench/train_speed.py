@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "training"))
-
-from synthetic_logs import make_world, write_catalog, write_synthetic_logs  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from botify.training.command import train_contextual_command  # noqa: E402
+from tests.helpers.synthetic_logs import make_world, write_catalog, write_synthetic_logs  # noqa: E402
 
 
 def train_and_measure(logs: Path, tracks: Path, out: Path) -> dict:

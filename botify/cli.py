@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from botify.config import Config
+from botify.config import CONTROL, Config
 from botify.data.catalog import TRACKS_FILE
 from botify.data.lists import LIST_KINDS
 from botify.training.models import DEFAULT_MODEL, MODELS, PER_ARTIST, K
@@ -18,7 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, workers=args.workers)
 
 
-def _config(command: str) -> Config | None:
+def _config_from_env(command: str) -> Config | None:
     """The configuration from the environment, or None (after one line naming the bad
     variable) if it does not parse: every command checks it before doing anything."""
     try:
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="A/B report from event logs")
     report.add_argument("--logs", type=Path, required=True)
     report.add_argument("--experiment", default=None, help="default: the only/first one")
-    report.add_argument("--control", default="C")
+    report.add_argument("--control", default=CONTROL)
     report.add_argument("--out", type=Path, default=None, help="write report.md and PNG here")
     report.add_argument(
         "--tracks", type=Path, default=None, help="tracks.jsonl for artist diagnostics"
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     power.add_argument("--logs", type=Path, required=True)
     power.add_argument("--experiment", default=None, help="default: the latest one served")
-    power.add_argument("--control", default="C")
+    power.add_argument("--control", default=CONTROL)
     power.add_argument(
         "--mde", type=float, default=5.0, help="relative effect to detect, %% (%(default)s)"
     )
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``botify`` console script."""
     args = build_parser().parse_args(argv)
-    args.config = _config(args.command)
+    args.config = _config_from_env(args.command)
     if args.config is None:
         return 2
     return args.func(args)

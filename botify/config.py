@@ -9,18 +9,52 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-DEFAULT_EXPERIMENTS = {"AB": {"C": "contextual", "T1": "anchor"}}
+# The naming rule of an experiment's treatments (docs/recommenders.md): the control ``C``,
+# then ``T1``, ``T2``, ... in the order of the assignment's index. The configuration, the
+# rollout, experiment specs and the analysis all take it from here.
+CONTROL = "C"
+_TREATMENT = re.compile(r"T([1-9][0-9]*)")
+
+DEFAULT_EXPERIMENTS = {"AB": {CONTROL: "contextual", "T1": "anchor"}}
 # The default exploration share (``BOTIFY_EXPLORE``; see botify.recommenders.exploration).
 EXPLORE = 0.01
 TRUE, FALSE = ("1", "true", "yes"), ("0", "false", "no", "")
 
 
+def treatment_names(split: int) -> list[str]:
+    """Treatment names for a split, in index order: ``C, T1, T2, ...``."""
+    return [CONTROL] + [f"T{i}" for i in range(1, split)]
+
+
+def treatment_number(name: str) -> int | None:
+    """``Tk`` → ``k``, the control → 0; None for a name the rule does not give."""
+    if name == CONTROL:
+        return 0
+    match = _TREATMENT.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def check_treatments(names: Iterable[str]) -> list[str]:
+    """The names of a split in index order, if ``names`` are exactly ``C, T1, ...`` (in any
+    order); otherwise ``ValueError`` saying which names were expected."""
+    names = list(names)
+    expected = treatment_names(len(names))
+    if sorted(names) != sorted(expected):
+        raise ValueError(
+            f"must name the treatments {', '.join(expected)} ({CONTROL}: the control); "
+            f"got {', '.join(map(str, names))}"
+        )
+    return expected
+
+
 def _parse_experiments(raw: str) -> dict[str, dict[str, str]]:
-    """Parse ``BOTIFY_EXPERIMENTS``: JSON ``{"NAME": {"C": "recommender", "T1": ...}}``."""
+    """Parse ``BOTIFY_EXPERIMENTS``: JSON ``{"NAME": {"C": "recommender", "T1": ...}}``
+    (``check_treatments``)."""
     try:
         experiments = json.loads(raw)
     except ValueError as e:
@@ -28,10 +62,12 @@ def _parse_experiments(raw: str) -> dict[str, dict[str, str]]:
     if not isinstance(experiments, dict) or not experiments:
         raise ValueError("BOTIFY_EXPERIMENTS must be a non-empty JSON object")
     for name, arms in experiments.items():
-        if not isinstance(arms, dict) or "C" not in arms:
-            raise ValueError(
-                f"BOTIFY_EXPERIMENTS: experiment {name!r} needs a treatment map with a control 'C'"
-            )
+        if not isinstance(arms, dict):
+            raise ValueError(f"BOTIFY_EXPERIMENTS: experiment {name!r} needs a treatment map")
+        try:
+            check_treatments(arms)
+        except ValueError as e:
+            raise ValueError(f"BOTIFY_EXPERIMENTS: experiment {name!r} {e}") from None
         if not all(isinstance(v, str) for v in arms.values()):
             raise ValueError(
                 f"BOTIFY_EXPERIMENTS: experiment {name!r}: every treatment maps to a recommender"

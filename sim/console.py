@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sim.world import Catalog
+from sim.world import PublicCatalog
 
 
 class ConsoleAgent:
@@ -12,7 +12,7 @@ class ConsoleAgent:
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: PublicCatalog,
         read: Callable[[str], str] = input,
         write: Callable[[str], None] = print,
     ) -> None:

@@ -1,4 +1,4 @@
-"""The user model (SPEC §8) as a Gymnasium environment: one episode is one listening session.
+"""The user model (docs/simulator.md) as a Gymnasium environment: one episode, one session.
 
 Observation: the track just played, the fraction listened and the remaining budget. Action: the
 recommended track id. Reward: the listen time of that track. ``reset(seed=k)`` makes ``k`` the

@@ -48,9 +48,9 @@ class OraclePolicy:
     """Knows each session's interest ``s``: recommends the unplayed track with the highest
     expected listen time, artist discount included, among the ``candidates`` tracks nearest to
     ``s``. A reference for benchmarks; needs ``candidates`` > the session length cap. The pool
-    must hold many artists, or the artist discount exhausts it: on the demo world (1,000
-    sessions) 256 candidates reach 53.2 per session, which botify's anchor_fresh beats (68);
-    1,024 reach 98.7, 2,048 and 4,096 both 110.5."""
+    must hold many artists, or the artist discount exhausts it and the bound is no bound: the
+    default is the smallest pool past which more candidates stop lengthening the sessions of
+    the demo world (the README's benchmarks give the figures)."""
 
     def __init__(self, world: World, candidates: int = 2048) -> None:
         self._world = world

@@ -1,4 +1,4 @@
-"""The ``remote`` agent: asks a running botify service over HTTP (SPEC §3).
+"""The ``remote`` agent: asks a running botify service over HTTP (botify's docs/http-api.md).
 
 Each session keeps one keep-alive ``http.client`` connection with TCP_NODELAY set, so a
 request costs one small write and one read: no ~40 ms Nagle/delayed-ACK stall, and about a

@@ -1,4 +1,4 @@
-"""The user model of SPEC §8: session plan, listen time and budget.
+"""The user model (docs/simulator.md): session plan, listen time and budget.
 
 - A session belongs to a user drawn uniformly; its interest ``s`` is the embedding of a random
   one of the user's interest tracks; the first track is random among the user's
@@ -34,7 +34,7 @@ def listen_time(
     n_artist: np.ndarray | int,
     repeat: np.ndarray | bool,
 ) -> np.ndarray:
-    """Fraction of a recommended track the user listens to (SPEC §8), rounded to 2 decimals."""
+    """Fraction of a recommended track the user listens to (docs/simulator.md), to 2 decimals."""
     liking = expit((np.asarray(dot, dtype=np.float64) - consume_bias) * consume_sharpness)
     time = np.round(liking * np.power(gamma, n_artist), 2)
     return np.where(repeat, 0.0, time)

@@ -48,7 +48,7 @@ class WorldParams:
 
 
 @dataclass(frozen=True)
-class Catalog:
+class PublicCatalog:
     """Public track data; ``track_artist`` and ``track_genre`` index the name lists."""
 
     titles: list[str]
@@ -91,7 +91,7 @@ class World:
     """A generated or loaded world: catalog, hidden embeddings and users."""
 
     params: WorldParams
-    catalog: Catalog
+    catalog: PublicCatalog
     embeddings: np.ndarray
     users: Users
 
@@ -275,7 +275,7 @@ def generate_world(params: WorldParams) -> World:
     track_artist, artist_genre, track_popularity = _catalog_order(params, rng)
     embeddings, artist_centres = _embeddings(params, rng, artist_genre, track_artist)
     noise = rng.lognormal(0.0, params.popularity_noise, params.n_tracks)
-    catalog = Catalog(
+    catalog = PublicCatalog(
         titles=track_titles(rng, params.n_tracks),
         artist_names=artist_names(rng, len(artist_genre)),
         genre_names=list(GENRES[: params.n_genres]),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.world import Catalog, Users, World, WorldParams
+from sim.world import PublicCatalog, Users, World, WorldParams
 
 TRACKS_FILE = "tracks.jsonl"
 EMBEDDINGS_FILE = "embeddings.npy"
@@ -25,7 +25,7 @@ def _jsonl(rows: list[dict]) -> str:
     return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
 
 
-def track_rows(catalog: Catalog) -> list[dict]:
+def track_rows(catalog: PublicCatalog) -> list[dict]:
     """The catalog as ``tracks.jsonl`` rows, ids in file order."""
     return [
         {
@@ -87,13 +87,13 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-def _load_catalog(path: Path) -> Catalog:
+def _load_catalog(path: Path) -> PublicCatalog:
     rows = _read_jsonl(path)
     if [row["track"] for row in rows] != list(range(len(rows))):
         raise ValueError(f"{path}: track ids must be 0..n-1 in file order")
     track_artist, artists = _codes([row["artist"] for row in rows])
     track_genre, genres = _codes([row["genre"] for row in rows])
-    return Catalog(
+    return PublicCatalog(
         titles=[row["title"] for row in rows],
         artist_names=artists,
         genre_names=genres,

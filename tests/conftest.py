@@ -8,12 +8,15 @@ from pathlib import Path
 import fakeredis
 import pytest
 import redis
-from redis_cluster import LocalRedisCluster
-from worlds import tiny_tracks, write_events, write_jsonl
 
 from botify.config import Config
 from botify.logs.reader import EventDatabase, open_log
 from botify.serving.redis_server import RedisServer
+from tests.helpers.redis_cluster import LocalRedisCluster
+from tests.helpers.worlds import tiny_tracks, write_events, write_jsonl
+
+# The fixtures that start real services and redis-servers, for every folder's tests.
+pytest_plugins = ["tests.helpers.services"]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ per-user and per-treatment tables come out as frames. Modules, in the order the 
 through them:
 
 - ``assignment``: which treatment each user is in, for one experiment.
-- ``metrics``: per-user metrics of sessionized events (SPEC §7).
+- ``metrics``: per-user metrics of sessionized events (docs/statistics.md).
 - ``stats``: Welch and delta-method confidence intervals, CUPED, Holm correction, comparisons.
 - ``preperiod``: the days before an experiment and each user's CUPED covariates from them.
 - ``checks``: sample-ratio mismatch and the p99 latency guardrail.

@@ -10,14 +10,12 @@ than counted twice; both are counted so the report says so.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pandas as pd
 
+from botify.config import treatment_number
 from botify.logs.reader import EventDatabase
-
-_TREATMENT_NAME = re.compile(r"T(\d+)")
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,8 @@ def user_treatments(log: EventDatabase, experiment: str) -> UserTreatments:
     """The treatment of every user that has events served under ``experiment``."""
     condition, params = served_under(log, experiment)
     column = log.experiment_columns[experiment]
-    # min and max, not count(DISTINCT): a second hash table per user cost 1 s on 25 million
-    # events.
+    # min and max, not count(DISTINCT): a distinct count builds a second hash table per
+    # user, which is what large logs cannot afford.
     per_user = log.query(
         f"""
         SELECT "user", min({column}) AS treatment, max({column}) AS other, count(*) AS events
@@ -100,14 +98,15 @@ def register_treatments(log: EventDatabase, treatments: pd.Series) -> str:
 def expected_treatments(observed: list[str], control: str) -> list[str]:
     """All treatments of the split, including any that received no users.
 
-    Treatments are named ``C, T1, T2, ...`` (SPEC §5), so a split whose highest observed
-    treatment is ``Tk`` has ``k`` treatments besides the control even if some of them never
-    appear in the logs. With other naming, only the observed treatments are known.
+    Treatments are named ``C, T1, T2, ...`` (``botify.config.treatment_names``), so a split
+    whose highest observed treatment is ``Tk`` has ``k`` treatments besides the control even
+    if some of them never appear in the logs. With other naming, only the observed treatments
+    are known.
     """
     others = [name for name in observed if name != control]
-    numbers = [_TREATMENT_NAME.fullmatch(name) for name in others]
+    numbers = [treatment_number(name) for name in others]
     if others and all(numbers):
-        highest = max(int(match.group(1)) for match in numbers if match)
+        highest = max(numbers)
         others = [f"T{i}" for i in range(1, highest + 1)]
     else:
         others = sorted(others)

@@ -1,4 +1,4 @@
-"""Diagnostics that explain an effect, per treatment (SPEC §7).
+"""Diagnostics that explain an effect, per treatment (docs/statistics.md).
 
 They are computed over the listened recommended tracks of closed sessions (every event but
 a session's first: its ``track`` is the previous event's recommendation and its ``time`` the

@@ -1,4 +1,4 @@
-"""Per-user metrics of the A/B analysis (SPEC §7), from sessions and request latencies.
+"""Per-user metrics of the A/B analysis (docs/statistics.md), from sessions and request latencies.
 
 Per-user metrics are over closed sessions (``botify.logs.sessions``), except
 ``mean_request_latency``, which is over all of the user's requests.

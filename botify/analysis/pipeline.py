@@ -21,7 +21,7 @@ from botify.analysis.metrics import (
 )
 from botify.analysis.preperiod import PrePeriod, pre_period
 from botify.analysis.stats import compare_treatments
-from botify.config import Config
+from botify.config import CONTROL, Config
 from botify.logs.reader import EventDatabase
 
 
@@ -65,7 +65,7 @@ def default_experiment(log: EventDatabase) -> str:
 def analyze_experiment(
     log: EventDatabase,
     experiment: str,
-    control: str = "C",
+    control: str = CONTROL,
     track_artists: pd.Series | None = None,
     good_time: float = Config.good_time,
     confidence: float = 0.95,

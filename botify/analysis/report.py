@@ -17,6 +17,7 @@ from botify.analysis.pipeline import AbAnalysis, analyze_experiment, default_exp
 from botify.analysis.plot import save_effects_plot
 from botify.analysis.stats import COMPARISON_COLUMNS
 from botify.config import Config
+from botify.data.catalog import TRACKS_FILE
 from botify.logs.reader import LogMemoryError, open_log
 
 REPORT_FILE = "report.md"
@@ -200,7 +201,7 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
         ""
         if analysis.has_artists
         else "\n\nSame-artist diagnostics skipped: no catalog (`--tracks` or "
-        "`$BOTIFY_DATA_DIR/tracks.jsonl`)."
+        f"`$BOTIFY_DATA_DIR/{TRACKS_FILE}`)."
     )
     sections = [
         f"# A/B report: experiment `{analysis.experiment}`, control `{analysis.control}`",
@@ -313,9 +314,12 @@ def report_json(analysis: AbAnalysis) -> dict:
     }
 
 
-def write_report(analysis: AbAnalysis, out: Path) -> str:
+def write_report(
+    analysis: AbAnalysis, out: Path, appendix: str = "", extra_json: dict | None = None
+) -> str:
     """Write ``report.md``, ``report.json`` and the effects PNG into ``out``; returns the
-    markdown."""
+    markdown. ``appendix`` (markdown) ends the report and ``extra_json`` adds keys to
+    ``report.json``: a caller with more to say (the experiment runner) writes each file once."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     labels = treatment_labels(analysis)
@@ -327,9 +331,10 @@ def write_report(analysis: AbAnalysis, out: Path) -> str:
     method = "CUPED" if analysis.adjusted is not None else "unadjusted"
     title = f"Experiment {analysis.experiment}: effect vs control {control} ({method})"
     save_effects_plot(comparison, title, out / PLOT_FILE)
-    text = render_report(analysis, PLOT_FILE)
+    text = render_report(analysis, PLOT_FILE) + appendix
     (out / REPORT_FILE).write_text(text, encoding="utf-8")
-    (out / JSON_FILE).write_text(json.dumps(report_json(analysis), indent=2) + "\n")
+    data = report_json(analysis) | (extra_json or {})
+    (out / JSON_FILE).write_text(json.dumps(data, indent=2) + "\n")
     return text
 
 
@@ -338,7 +343,7 @@ def resolve_tracks(tracks: Path | None) -> Path | None:
     if tracks is not None:
         return tracks
     data_dir = os.environ.get("BOTIFY_DATA_DIR")
-    default = Path(data_dir) / "tracks.jsonl" if data_dir else None
+    default = Path(data_dir) / TRACKS_FILE if data_dir else None
     return default if default is not None and default.is_file() else None
 
 

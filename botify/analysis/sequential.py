@@ -27,6 +27,7 @@ from botify.analysis.assignment import expected_treatments, user_treatments
 from botify.analysis.metrics import experiment_metrics
 from botify.analysis.preperiod import pre_period
 from botify.analysis.stats import compare_treatments
+from botify.config import CONTROL
 from botify.logs.reader import EventDatabase
 
 
@@ -91,7 +92,7 @@ LOOK_COLUMNS = (
 def running_effects(
     log: EventDatabase,
     experiment: str,
-    control: str = "C",
+    control: str = CONTROL,
     metric: str = MONITOR_METRIC,
     alpha: float = 0.05,
     n_star: float = 1000,

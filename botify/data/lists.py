@@ -23,8 +23,8 @@ import numpy as np
 from botify.data.catalog import Catalog
 
 _EMPTY = np.empty(0, dtype=np.int32)
-# The largest list file a worker loads: every worker parses it (~13 MB/s measured: 58 MB of
-# 50,000 lists of 50 in 4.5 s) and holds its ids; 256 MiB is ~20 s of loading per worker.
+# The largest list file a worker loads: every worker parses it and holds its ids, so the
+# limit bounds each worker's loading time and memory to some tens of seconds and MB.
 MAX_LIST_FILE_BYTES = 256 * 1024 * 1024
 
 

@@ -2,9 +2,10 @@
 
 A recommender tuned to one simulator setting can win there and lose elsewhere; so an
 experiment can be rerun on further worlds, each with another seed and one behaviour of the
-world changed (``VARIANTS``, in this order: the artist discount of issue 13's robustness
-worlds first, then the structure of the catalog and the users' tastes). An effect holds on
-a world when it is significant there with the same sign as on the spec's own world.
+world changed (``VARIANTS``, in this order: the artist discount first, the behaviour a
+list's artist spread is tuned to, then the structure of the catalog and the users' tastes).
+An effect holds on a world when it is significant there with the same sign as on the spec's
+own world.
 """
 
 from __future__ import annotations

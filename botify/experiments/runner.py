@@ -36,7 +36,7 @@ import requests
 from botify.analysis.days import day_markdown, day_table, save_days_plot
 from botify.analysis.diagnostics import load_track_artists
 from botify.analysis.pipeline import AbAnalysis, analyze_experiment
-from botify.analysis.report import JSON_FILE, REPORT_FILE, write_report
+from botify.analysis.report import write_report
 from botify.analysis.sequential import MONITOR_METRIC
 from botify.config import Config
 from botify.data.catalog import TRACKS_FILE, load_catalog
@@ -50,7 +50,7 @@ from botify.rollout.deploy import activate, publish
 from botify.serving.redis_server import RedisServer
 from botify.serving.service_process import ServiceProcess
 from botify.state.client import connect
-from botify.training.command import train_contextual_command
+from botify.training.command import TrainingError, train_lists
 
 DAYS_PLOT = "days.png"
 
@@ -129,7 +129,7 @@ def wait_until_serving(
                 health = http.get(f"{url}/health", timeout=5).json()
             except requests.RequestException:
                 # A slow answer on a busy machine is not an answer yet: ask again until the
-                # deadline (one 5 s read timeout under load once failed a whole run).
+                # deadline, rather than fail a whole run on one slow poll.
                 health = {"experiment": None, "recommendations": {}}
             served = health["recommendations"]
             switched = health["experiment"] == experiment and all(
@@ -237,11 +237,20 @@ def _train_and_deploy(
     catalog = load_catalog(world)
     for kind in spec.days[day - 1].train:
         lists = out / f"{kind}-day{day}.jsonl"
-        code = train_contextual_command(
-            logs, lists, world / TRACKS_FILE, seed=spec.seed, good_time=config.good_time
-        )
-        if code != 0:
-            raise StageError(f"training {kind} before day {day} failed")
+        # The offline evaluation is the training command's report for a person choosing a
+        # model; an experiment's nightly retrain only needs the lists.
+        try:
+            trained = train_lists(
+                logs,
+                lists,
+                world / TRACKS_FILE,
+                seed=spec.seed,
+                good_time=config.good_time,
+                evaluate=False,
+            )
+        except TrainingError as e:
+            raise StageError(f"training {kind} before day {day} failed: {e}") from None
+        print(f"    {trained.logs.summary()}\n    {trained.summary()}")
         versions[kind] = publish(client, config, catalog, kind, lists)
         print(f"    deployed {kind} version {versions[kind]}")
     for kind, lists in spec.days[day - 1].deploy.items():
@@ -291,15 +300,14 @@ def run_world(
             "BOTIFY_EXPERIMENTS": json.dumps(spec.experiments),
             "BOTIFY_EXPERIMENT": spec.days[0].name,
             "BOTIFY_SEED": str(spec.seed),
-            # An experiment measures recommenders, not the machine: under a load spike on
-            # a shared machine a state call took over the service's 0.5 s default (one
-            # degraded, random answer in a 7-day bench run), which would make the same spec
-            # give another table. Users can still set their own.
+            # An experiment measures recommenders, not the machine: a state call slowed by
+            # a load spike past the service's 0.5 s default would get a degraded, random
+            # answer, and the same spec another table. Users can still set their own.
             "BOTIFY_REDIS_TIMEOUT_S": os.environ.get("BOTIFY_REDIS_TIMEOUT_S", "5"),
             "PYTHONPATH": python_path,
         }
         service = ServiceProcess(world, logs, out / "redis", workers=workers, env=env).start()
-        config = _config(world, redis_url, spec)
+        config = _service_config(world, redis_url, spec)
         client = connect(redis_url, config)
         print(f"    serving at {service.url}")
         done(started)
@@ -343,21 +351,30 @@ def run_world(
             config.good_time,
         )
         days = day_table(log, [day.name for day in spec.days])
-    text = write_report(analysis, out)
     save_days_plot(days, f"{spec.name}: session time per day", out / DAYS_PLOT)
-    text += f"\n## Days\n\nSession time per session, mean ± 95% CI.\n\n{day_markdown(days)}\n"
-    text += f"\n![session time per day]({DAYS_PLOT})\n"
-    if watch is not None:
-        text += f"\n## Monitoring\n\n{monitoring_markdown(watch)}\n"
-        report = json.loads((out / JSON_FILE).read_text())
-        report["monitoring"] = watch.to_json()
-        (out / JSON_FILE).write_text(json.dumps(report, indent=2) + "\n")
-    (out / REPORT_FILE).write_text(text, encoding="utf-8")
     done(started)
     return WorldRun(out, world, analysis, days, watch)
 
 
-def _config(world: Path, redis_url: str, spec: ExperimentSpec) -> Config:
+def write_world_report(run: WorldRun, robustness: tuple[str, dict] | None = None) -> str:
+    """Write ``run``'s report files, each once: the A/B report (``write_report``) followed
+    by the days, the monitoring looks (if watched) and ``robustness`` (its markdown section
+    and its ``report.json`` entry); returns the markdown."""
+    appendix = (
+        f"\n## Days\n\nSession time per session, mean ± 95% CI.\n\n{day_markdown(run.days)}\n"
+        f"\n![session time per day]({DAYS_PLOT})\n"
+    )
+    extra_json = {}
+    if run.watch is not None:
+        appendix += f"\n## Monitoring\n\n{monitoring_markdown(run.watch)}\n"
+        extra_json["monitoring"] = run.watch.to_json()
+    if robustness is not None:
+        section, extra_json["robustness"] = robustness
+        appendix += section
+    return write_report(run.analysis, run.out, appendix, extra_json)
+
+
+def _service_config(world: Path, redis_url: str, spec: ExperimentSpec) -> Config:
     """The runner's view of the service's settings, for deploy, activate and the report."""
     return replace(
         Config.from_env(),
@@ -387,19 +404,19 @@ def run_experiment(
     for number, params in enumerate(robustness_worlds(base, worlds), start=1):
         label = f"world {number}: {describe(params, base)}"
         print(f"\n##### robustness {label}", flush=True)
-        others.append((label, run_world(spec, params, out / "worlds" / str(number), workers)))
-    text = (out / REPORT_FILE).read_text(encoding="utf-8")
+        run = run_world(spec, params, out / "worlds" / str(number), workers)
+        write_world_report(run)
+        others.append((label, run))
+    robustness = None
     if others:
         table, data = holds_table(main.analysis, [(label, run.analysis) for label, run in others])
-        text += (
+        robustness = (
             f"\n## Does the effect hold on every world?\n\n{data['metric']} vs control on "
             f"{len(others)} further worlds (a cell: effect [95% CI], holds = significant with "
-            f"the same sign as on the spec's own world).\n\n{table}\n"
+            f"the same sign as on the spec's own world).\n\n{table}\n",
+            data,
         )
-        report = json.loads((out / JSON_FILE).read_text())
-        report["robustness"] = data
-        (out / JSON_FILE).write_text(json.dumps(report, indent=2) + "\n")
-        (out / REPORT_FILE).write_text(text, encoding="utf-8")
+    text = write_world_report(main, robustness)
     print("\n" + text)
     print(f"experiment {spec.name} finished in {time.perf_counter() - total:.0f} s; see {out}/")
     return 0

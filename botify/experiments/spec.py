@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botify.config import CONTROL, check_treatments
+from botify.data.catalog import TRACKS_FILE
 from botify.data.lists import LIST_KINDS
 
 
@@ -103,9 +105,10 @@ def _unknown(table: dict, known: set[str], where: str) -> None:
 
 def _arms(value: object, key: str) -> dict[str, str]:
     arms = _table(value, key)
-    expected = ["C", *(f"T{i}" for i in range(1, len(arms)))]
-    if sorted(arms) != sorted(expected):
-        raise SpecError(f"{key} must name the treatments {', '.join(expected)}; got {list(arms)}")
+    try:
+        expected = check_treatments(arms)
+    except ValueError as e:
+        raise SpecError(f"{key} {e}") from None
     for treatment, recommender in arms.items():
         if not isinstance(recommender, str) or not recommender:
             raise SpecError(f"{key}.{treatment} must be a recommender name")
@@ -164,8 +167,8 @@ def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
         if world:
             raise SpecError(f"world.{sorted(world)[0]}: give either world.path or parameters")
         world_path = directory / world_path
-        if not (world_path / "tracks.jsonl").is_file():
-            raise SpecError(f"world.path: no tracks.jsonl in {world_path}")
+        if not (world_path / TRACKS_FILE).is_file():
+            raise SpecError(f"world.path: no {TRACKS_FILE} in {world_path}")
     world.setdefault("seed", seed)
     days_raw = raw.get("days")
     if not isinstance(days_raw, list) or not days_raw:
@@ -179,7 +182,7 @@ def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
     report_day = _int(report.get("day", len(days)), "report.day", 1)
     if report_day > len(days):
         raise SpecError(f"report.day must be at most {len(days)}, got {report_day}")
-    control = report.get("control", "C")
+    control = report.get("control", CONTROL)
     if control not in days[report_day - 1].arms:
         raise SpecError(f"report.control: day {report_day} has no treatment {control!r}")
     robustness = _table(raw.get("robustness", {}), "robustness")

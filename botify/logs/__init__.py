@@ -1,4 +1,4 @@
-"""The event log (SPEC §6), shared by the service, training and the A/B analysis:
+"""The event log (docs/events.md), shared by the service, training and the A/B analysis:
 
 - ``schema``: ``Event``, the record of one answered request: its fields, key order, JSON
   line, and what the reader loads and checks of it.

@@ -6,7 +6,7 @@ tests that want the events one by one. ``open_log`` reads the same segments with
 (parsing and checking in its engine, not line by line in Python) into the table of an
 ``EventDatabase``, dropping (and counting) events that lack what sessions and metrics need.
 Training and analysis query that table in SQL and pull only their results into pandas, so
-memory stays bounded however long the logs: 25 million events (8.4 GB of JSON) took 2.4 GB.
+memory stays bounded however long the logs (the README's "Logs at scale" has the figures).
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ _FROM_JSON = {
 # A number column read typed: Python's json writes NaN, which DuckDB reads as a NaN; the
 # schema makes it missing (NULL), as it was in pandas, where NaN is missing.
 _FROM_TYPED = {"number": "CASE WHEN NOT isnan({v}) THEN {v} END"}
-# The parts of a field's value, computed once (a JSON value parsed for its type and for
-# each cast, not once more per use: 2.40 s instead of 2.66 s on 2.67 million events).
+# The parts of a field's value, computed once: a JSON value is parsed for its type and for
+# each cast, not once more per use of it.
 _PARTS = {
     "JSON": {
         "t": "json_type({f})",
@@ -109,8 +109,8 @@ _READ_AS = {"category": "VARCHAR", "number": "DOUBLE"}
 
 def _read_type(name: str) -> str:
     # Typing while parsing is lenient (5.5 would be read as the integer 6, "5" as 5), so
-    # what must be exactly an integer or a number is read as JSON and checked: 3x the
-    # reading time of a typed column, measured on the learning loop's logs.
+    # what must be exactly an integer or a number is read as JSON and checked; the other
+    # columns are read typed, which is several times faster.
     kind = COLUMNS[name]
     if FIELD_CHECKS.get(name, "message") != "message" or kind not in _READ_AS:
         return "JSON"
@@ -248,19 +248,19 @@ class EventDatabase:
         self.close()
 
 
-def connect(memory_gb: float, threads: int, directory: Path) -> duckdb.DuckDBPyConnection:
+def open_duckdb(memory_gb: float, threads: int, directory: Path) -> duckdb.DuckDBPyConnection:
     """A DuckDB database in a file of ``directory`` that keeps under ``memory_gb`` (spilling
     to ``directory``) and runs on ``threads`` threads (0: one per core).
 
-    A file, not memory: DuckDB compresses what it stores in a file, so 2.67 million events
-    took 60 MB instead of 450 MB, and ``botify report`` peaked at 0.90 GB instead of 1.29 GB
-    (7.7 s instead of 7.1 s).
+    A file, not memory: DuckDB compresses what it stores in a file and not what it keeps in
+    memory, so the events take a fraction of the space and the peak memory stays lower, for
+    a small cost in time.
     """
     settings = {
         "memory_limit": f"{memory_gb}GB",
         "temp_directory": str(directory),
-        # Reading 8 million events took 7.9 s instead of 9.3 s; every query that needs an
-        # order says which.
+        # Keeping the insertion order slows reading down and nothing needs it: every query
+        # that needs an order says which.
         "preserve_insertion_order": False,
     }
     if threads:
@@ -286,14 +286,14 @@ def open_log(
     """
     config = Config.from_env()
     directory = Path(tempfile.mkdtemp(prefix="botify-log-"))
-    con = connect(
+    con = open_duckdb(
         config.log_memory_gb if memory_gb is None else memory_gb,
         config.log_threads if threads is None else threads,
         directory,
     )
     log = EventDatabase(con, directory)
     try:
-        _load(log, Path(log_dir))
+        _insert_events(log, Path(log_dir))
         return log
     except BaseException:
         con.close()
@@ -314,7 +314,8 @@ def _aliases(name: str) -> dict[str, str]:
     return {part: alias for part, (_, alias) in _parts(name).items()}
 
 
-def _load(log: EventDatabase, log_dir: Path) -> None:
+def _insert_events(log: EventDatabase, log_dir: Path) -> None:
+    # Parse and check every segment under ``log_dir`` into the database's events table.
     files = log_files(log_dir)
     stats = log.read_stats
     stats.files = len(files)
@@ -366,8 +367,8 @@ def _load(log: EventDatabase, log_dir: Path) -> None:
         ).fetchall()
     ]
     experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
-    # A view, not a copy: an experiment's column is extracted where a query reads it (0.07 s
-    # over 2.67 million events; copying the table took 0.45 s and twice the memory).
+    # A view, not a copy: an experiment's column is extracted where a query reads it, which
+    # is cheap, while a copy of the table would double its memory.
     columns = [f'"{name}"' for name in COLUMNS] + [
         f"json_extract_string(experiments, {sql_literal(_json_path(name))}) AS {column}"
         for name, column in experiment_columns.items()

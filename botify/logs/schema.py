@@ -1,6 +1,6 @@
-"""The event record (SPEC §6): one dataclass that the writer writes and the reader reads.
+"""The event record (docs/events.md): one dataclass that the writer writes and the reader reads.
 
-Its fields, in order, are the keys of a logged line: the SPEC's ``message``, ``timestamp``,
+Its fields, in order, are the keys of a logged line: the required ``message``, ``timestamp``,
 ``user``, ``track``, ``time``, ``latency``, ``recommendation``, ``recommender``,
 ``served_by``, ``model_version`` and ``experiments``, plus ``experiment`` (the experiment
 served), ``request`` and ``session`` (the user's counters), ``candidates`` (the size of the

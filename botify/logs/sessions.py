@@ -1,4 +1,4 @@
-"""Sessions from events (SPEC §7), shared by training and the A/B analysis, in SQL.
+"""Sessions from events (docs/events.md), shared by training and the A/B analysis, in SQL.
 
 Per user, events are ordered by ``(timestamp, epoch, request)`` (timestamps can tie at
 millisecond resolution; the user's request counter breaks the tie, and since a Redis that
@@ -51,8 +51,7 @@ def exact_sum(expression: str, where: str = "TRUE") -> str:
     """SQL of the sum of ``expression`` (a DOUBLE) over the rows where ``where`` holds, as a
     DOUBLE that does not depend on the order of the additions: each value rounded to 1e-18,
     then summed exactly as a decimal. (An ordered ``fsum`` is as exact but sorts each
-    group's values: the diagnostics' listen-time means took 0.62 s instead of 0.42 s on
-    2.67 million events.)
+    group's values, which costs more than the decimal sum.)
 
     Values of 1e9 or more and infinities, which no botify log holds but a foreign one may,
     are added as doubles after: a decimal cannot hold them (nor 1e20 in a sum)."""
@@ -88,10 +87,10 @@ def sessionize(
     ``selected_events(table)`` has those events whole. Returns their number.
 
     One sort per user serves every window: an event's session is the number of ``last``
-    events before it, and its session is closed when a ``last`` follows it (or is it). On
-    1.6 million events this took 1.0 s where labelling session starts first and then
-    numbering sessions and positions in windows of their own took 2.2 s; keeping every
-    column the analysis reads in the sorted rows took 24 s instead of 11 s on 22 million.
+    events before it, and its session is closed when a ``last`` follows it (or is it).
+    Labelling session starts first and numbering sessions and positions in windows of their
+    own would sort again; the sorted rows keep only the keys, since carrying every column
+    the analysis reads through the sort makes it far slower on large logs.
     """
     selected = selected_events(table)
     # A view takes no parameters: they go in as literals.

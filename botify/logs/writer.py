@@ -1,4 +1,4 @@
-"""Writing the JSON-lines event log: one line per answered request (SPEC §6).
+"""Writing the JSON-lines event log: one line per answered request (docs/events.md).
 
 Every process appends to files of its own (``events-<host>-<pid>-<start>-<seq>.jsonl``),
 so gunicorn workers and replicas never interleave bytes in one file. Each line goes to the

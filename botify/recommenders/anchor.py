@@ -1,6 +1,6 @@
-"""The seed's "anchor" recommender (SPEC §4.7) and its variants (§4.8, §4.9).
+"""The seed's "anchor" recommender (docs/recommenders.md) and its variants.
 
-Steps 1–3 of §4.7 (artist rating, last good track, fails, best track, the anchor choice)
+Steps 1–3 of the anchor (artist rating, last good track, fails, best track, the anchor choice)
 run inside the atomic Redis script (``botify/state/listen.lua``); what arrives here is their
 result in ``request.state``. This module does steps 4–5: the candidates from the anchor's
 i2i list, else the favourite artist's tracks except the user's last one of that artist,
@@ -29,7 +29,7 @@ Chooser = Callable[[random.Random, np.ndarray, str, str | None], Recommendation]
 def candidate_sources(
     request: Request, catalog: Catalog, lists: RecommendationLists | None
 ) -> Iterator[tuple[np.ndarray, str]]:
-    """§4.7 steps 4–5 in order: the anchor's i2i list, then the favourite artist's tracks
+    """The anchor's steps 4–5 in order: the anchor's i2i list, then the favourite artist's tracks
     except the user's last one of that artist. Each with its source name; a source is
     computed only when the ones before it did not do."""
     state = request.state
@@ -41,7 +41,7 @@ def candidate_sources(
 
 
 class AnchorRecommender:
-    """§4.7: a random candidate of the anchor's i2i list or the favourite artist."""
+    """The anchor: a random candidate of the anchor's i2i list or the favourite artist."""
 
     needs: frozenset[str] = frozenset()
 
@@ -100,8 +100,8 @@ def unplayed_first(
     """The candidates not played in the session, those of artists not played yet only if
     there are any (empty when every candidate was played).
 
-    Set lookups, not ``np.isin``: with lists of 50 and sessions of 70 tracks they cost
-    a tenth of the sorting ``np.isin`` does (anchor_fresh's answer: 285 → 74 µs).
+    Set lookups, not ``np.isin``: for lists of tens of tracks and sessions of tens of
+    tracks they cost far less than the sorting ``np.isin`` does.
     """
     unplayed = candidates[[track not in played for track in candidates.tolist()]]
     artists = catalog.track_artist[unplayed].tolist()
@@ -151,9 +151,9 @@ class SessionAnchorRecommender(FreshAnchorRecommender):
     whose list names it, so a track that several good tracks point to outranks one that a
     single list names. It takes the best-weighted candidate that is not played yet, of an
     artist not played yet when there is one (ties: the request's rng), and falls back as
-    anchor_fresh does. Measured on a world whose artists stray far from their genres
-    (``sim world --artist-spread 1.5``, lists from the hidden embeddings, 1,000 sessions):
-    21.0 per session against anchor_fresh's 8.2; on the demo world both 68.
+    anchor_fresh does. The whole session is what helps where one track says little about
+    the interest: on a world whose artists stray far from their genres, where a single good
+    track's list often leads away.
     """
 
     needs = frozenset({"listens"})

@@ -1,10 +1,11 @@
 """What every recommender is given and what it returns.
 
-SPEC §4's interface is ``recommend_next(user, prev_track, prev_track_time) -> track``. Here
-the arguments travel in a ``Request`` together with the two things a recommender must not
-fetch itself: the per-request random generator (for reproducibility) and the user's state
-after this request's atomic update (so the hot path stays at one Redis round trip). The
-answer names which recommender or fallback actually produced the track, for the event log.
+The interface (docs/recommenders.md) is
+``recommend_next(user, prev_track, prev_track_time) -> track``. Here the arguments travel
+in a ``Request`` together with the two things a recommender must not fetch itself: the
+per-request random generator (for reproducibility) and the user's state after this
+request's atomic update (so the hot path stays at one Redis round trip). The answer names
+which recommender or fallback actually produced the track, for the event log.
 """
 
 from __future__ import annotations

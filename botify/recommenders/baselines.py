@@ -1,4 +1,4 @@
-"""The baseline recommenders of SPEC §4.1–4.5, each with its fallback."""
+"""The baseline recommenders (docs/recommenders.md), each with its fallback."""
 
 from __future__ import annotations
 

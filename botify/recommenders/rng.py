@@ -1,4 +1,5 @@
-"""Per-request random numbers, reproducible from ``BOTIFY_SEED`` and the request (SPEC §8).
+"""Per-request random numbers, reproducible from ``BOTIFY_SEED`` and the request
+(docs/architecture.md, Reproducibility).
 
 Seeding from (seed, user, track, request counter) instead of process-global state makes the
 service's answers independent of which worker or replica serves a request, so one simulator

@@ -1,4 +1,4 @@
-"""A/B experiments: deterministic user → treatment assignment (SPEC §5).
+"""A/B experiments: deterministic user → treatment assignment (docs/recommenders.md).
 
 The assignment hash is the course's: ``mmh3.hash(str(user), mmh3.hash(name), signed=False) % split``
 so that logs and splits stay comparable with it.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import mmh3
 
-CONTROL = "C"
+from botify.config import check_treatments, treatment_names
 
 
 def treatment_index(user: int, experiment: str, split: int) -> int:
@@ -24,11 +24,6 @@ def treatment_index(user: int, experiment: str, split: int) -> int:
     return mmh3.hash(str(user), seed, signed=False) % split
 
 
-def treatment_names(split: int) -> list[str]:
-    """Treatment names for a split: ``C, T1, T2, ...``."""
-    return [CONTROL] + [f"T{i}" for i in range(1, split)]
-
-
 @dataclass(frozen=True)
 class Experiment:
     """A named experiment whose treatments each map to a recommender name."""
@@ -37,12 +32,10 @@ class Experiment:
     arms: dict[str, str]
 
     def __post_init__(self) -> None:
-        expected = treatment_names(len(self.arms))
-        if sorted(self.arms) != sorted(expected):
-            raise ValueError(
-                f"experiment {self.name!r} must name its treatments {', '.join(expected)}; "
-                f"got {', '.join(self.arms)}"
-            )
+        try:
+            check_treatments(self.arms)
+        except ValueError as e:
+            raise ValueError(f"experiment {self.name!r} {e}") from None
 
     @property
     def treatments(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""Per-user state in Redis (SPEC §4.7, §5), in the order a request reaches it:
+"""Per-user state in Redis (docs/recommenders.md), in the order a request reaches it:
 
 - ``store``: ``UserStateStore`` applies a listen to a user's state and returns what the
   recommenders asked for (``UserState``); ``state_keys`` is the key layout.

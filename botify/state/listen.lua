@@ -1,4 +1,4 @@
--- One request's read-modify-write of a user's state, atomic (SPEC §4.7, §5).
+-- One request's read-modify-write of a user's state, atomic (docs/recommenders.md).
 -- KEYS: 1 state hash, 2 artist-ratings hash, 3 list of this session's listens, each
 --       "track:time" (all share the user's hash tag, so the script runs on Redis Cluster).
 -- ARGV: 1 track, 2 time, 3 artist of track, 4 good_time, 5 max_fails, 6 ttl seconds,

@@ -2,7 +2,7 @@
 
 redis-py's ``Script`` goes through the client's connection pool on every call: taking and
 returning a connection under a lock, fork checks and the retry wrapper about double the
-client's CPU per call (``bench/redis_call.py``: 107 µs against 55 µs). A gunicorn thread
+client's CPU per call (``bench/redis_call.py`` measures both). A gunicorn thread
 uses one connection at a time anyway, so each thread keeps its own and the script is one
 ``EVALSHA`` on it.
 """

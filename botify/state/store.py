@@ -36,8 +36,8 @@ class UserState:
     ``request`` counts the user's requests (1 for the first ever), ``session`` counts the
     sessions the user has ended before this one, ``since`` when these counters started (ms):
     a Redis that lost its data restarts them, with a later ``since``. ``anchor`` is the
-    anchor track chosen by SPEC §4.7 steps 2–3 (None for ``/last``). The views of
-    ``STATE_VIEWS`` (``played``, ``listens``) are filled only for a recommender that
+    anchor track chosen by the anchor's steps 2–3 (docs/recommenders.md; None for ``/last``).
+    The views of ``STATE_VIEWS`` (``played``, ``listens``) are filled only for a recommender that
     ``needs`` them.
     """
 

@@ -1,9 +1,11 @@
-"""``botify train contextual``: read the logs, evaluate offline, train, write the lists."""
+"""Training the lists: ``train_lists`` (read the logs, evaluate offline, train, write the
+lists; returns what it measured) and ``botify train contextual``, which prints it."""
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,26 +25,88 @@ def read_listens(log_dir: Path) -> tuple[Listens, ReadStats, int]:
         return sessions_listens(log), log.read_stats, log.invalid_events
 
 
-def _load(log_dir: Path, catalog: Catalog) -> Listens | str:
-    # Returns the listens, or the message explaining why there are none to train on.
+class TrainingError(ValueError):
+    """The arguments, the catalog or the logs leave nothing to train on; ``read`` holds what
+    was read before the problem showed (the command still reports it)."""
+
+    def __init__(self, message: str, read: tuple[LogsRead, ...] = ()) -> None:
+        super().__init__(message)
+        self.read = read
+
+
+@dataclass(frozen=True)
+class LogsRead:
+    """What reading one log directory found."""
+
+    directory: Path
+    stats: ReadStats
+    invalid_events: int
+    listens: int
+    sessions: int
+
+    def summary(self) -> str:
+        """One line: files, events, unreadable lines, invalid events, listens, sessions."""
+        return (
+            f"{self.directory}: {self.stats.files} files, {self.stats.events} events, "
+            f"{self.stats.skipped_lines} unreadable lines, {self.invalid_events} invalid events, "
+            f"{self.listens} listens in {self.sessions} sessions"
+        )
+
+
+@dataclass(frozen=True)
+class OfflineEvaluation:
+    """The offline table (``offline_report``) and what it was trained and tested on."""
+
+    train_sessions: int
+    held_out: str
+    good_time: float
+    table: str
+
+
+@dataclass(frozen=True)
+class TrainedLists:
+    """What ``train_lists`` read, measured and wrote."""
+
+    out: Path
+    model: str
+    k: int
+    per_artist: int
+    lists: int
+    logs: LogsRead
+    test_logs: LogsRead | None
+    evaluation: OfflineEvaluation | None
+    seconds: float
+
+    def summary(self) -> str:
+        """One line: how many lists of which model went where, and how long it took."""
+        return (
+            f"wrote {self.lists} {self.model} lists (k={self.k}, at most {self.per_artist} "
+            f"per artist) to {self.out} in {self.seconds:.1f}s"
+        )
+
+
+def _read_checked_listens(
+    log_dir: Path, catalog: Catalog, read_before: tuple[LogsRead, ...]
+) -> tuple[Listens, LogsRead]:
+    """The listens under ``log_dir`` and what reading found; ``TrainingError`` when there
+    are none to train on (``read_before``: earlier directories' findings, kept in it)."""
     if not log_dir.is_dir():
-        return f"log directory {log_dir} does not exist"
+        raise TrainingError(f"log directory {log_dir} does not exist", read_before)
     if not log_files(log_dir):
-        return f"no event files ({FILE_GLOB}) under {log_dir}"
+        raise TrainingError(f"no event files ({FILE_GLOB}) under {log_dir}", read_before)
     try:
         listens, stats, invalid = read_listens(log_dir)
     except LogMemoryError as error:
-        return str(error)
-    print(
-        f"{log_dir}: {stats.files} files, {stats.events} events, "
-        f"{stats.skipped_lines} unreadable lines, {invalid} invalid events, "
-        f"{len(listens)} listens in {listens.n_sessions} sessions"
-    )
+        raise TrainingError(str(error), read_before) from None
+    read = LogsRead(log_dir, stats, invalid, len(listens), listens.n_sessions)
     if not len(listens):
-        return f"no valid events under {log_dir}"
+        raise TrainingError(f"no valid events under {log_dir}", (*read_before, read))
     if listens.track.max() >= catalog.size:
-        return f"the logs under {log_dir} name tracks beyond the catalog's {catalog.size}"
-    return listens
+        raise TrainingError(
+            f"the logs under {log_dir} name tracks beyond the catalog's {catalog.size}",
+            (*read_before, read),
+        )
+    return listens, read
 
 
 def offline_report(
@@ -93,9 +157,68 @@ def offline_report(
     )
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+def train_lists(
+    logs: Path,
+    out: Path,
+    tracks: Path,
+    model: str = DEFAULT_MODEL,
+    k: int = K,
+    per_artist: int = PER_ARTIST,
+    seed: int = 0,
+    test_logs: Path | None = None,
+    good_time: float = Config.good_time,
+    compare: bool = False,
+    explore: float = Config.explore,
+    evaluate: bool = True,
+) -> TrainedLists:
+    """Train ``model``'s lists on all of ``logs`` and write them to ``out``; with
+    ``evaluate``, first evaluate offline (``offline_report``). Raises ``TrainingError``.
+
+    ``tracks`` is the public catalog (artists and genres back the model where the logs are
+    thin, and every catalog track gets a list). Without ``test_logs`` the last day of
+    ``logs`` is held out for the evaluation, and the lists written are trained again on all
+    of ``logs``. ``compare`` evaluates every model of ``MODELS``, not only ``model``: the
+    co-occurrence model's pairs make that the larger part of the evaluation, so a nightly
+    retrain does without. ``good_time`` is the service's ``BOTIFY_GOOD_TIME``, ``explore``
+    its ``BOTIFY_EXPLORE`` (the off-policy estimate's target serves the lists with it).
+    """
+    if k < 1 or per_artist < 1:
+        raise TrainingError(f"--k and --per-artist must be at least 1, got {k} and {per_artist}")
+    if model not in MODELS:
+        raise TrainingError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
+    started = time.perf_counter()
+    try:
+        catalog = read_catalog(Path(tracks))
+    except (OSError, CatalogError) as e:
+        raise TrainingError(f"cannot read the catalog {tracks}: {e}") from None
+    loaded, logs_read = _read_checked_listens(Path(logs), catalog, ())
+    test_read = evaluation = None
+    if evaluate:
+        if test_logs is None:
+            split = offline_eval.split_by_time(loaded)
+            train = loaded.select_sessions(~split.test)
+            test = loaded.select_sessions(split.test)
+            held_out = split.description
+        else:
+            test, test_read = _read_checked_listens(Path(test_logs), catalog, (logs_read,))
+            train, held_out = loaded, f"the sessions of {test_logs}"
+        table = offline_report(
+            model, train, test, catalog, k, per_artist, seed, good_time, compare, explore
+        )
+        evaluation = OfflineEvaluation(train.n_sessions, held_out, good_time, table)
+    lists = fit_model(model, loaded, catalog, good_time).lists(k, per_artist, seed)
+    write_lists(lists, Path(out))
+    return TrainedLists(
+        out=Path(out),
+        model=model,
+        k=k,
+        per_artist=per_artist,
+        lists=len(lists),
+        logs=logs_read,
+        test_logs=test_read,
+        evaluation=evaluation,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def train_contextual_command(
@@ -111,53 +234,29 @@ def train_contextual_command(
     compare: bool = False,
     explore: float = Config.explore,
 ) -> int:
-    """``botify train contextual``: evaluate offline, train on all logs, write ``out``.
-
-    ``tracks`` is the public catalog (artists and genres back the model where the logs are
-    thin, and every catalog track gets a list). Without ``test_logs`` the last day of
-    ``logs`` is held out for the evaluation, and the lists written are trained again on all
-    of ``logs``. ``compare`` evaluates every model of ``MODELS``, not only ``model``: on the
-    learning loop's first two days (577k events) that was 81 of the command's 195 s, the
-    co-occurrence model's 27 million pairs most of it, so a nightly retrain does without.
-    ``good_time`` is the service's ``BOTIFY_GOOD_TIME``. Returns the process
-    exit code: 0 on success, 2 when the arguments, the catalog or the logs leave nothing to
-    train on.
-    """
-    if k < 1 or per_artist < 1:
-        return _fail(f"--k and --per-artist must be at least 1, got {k} and {per_artist}")
-    if model not in MODELS:
-        return _fail(f"unknown model {model!r}; known: {', '.join(MODELS)}")
-    started = time.perf_counter()
+    """``botify train contextual``: ``train_lists`` with the offline evaluation, printed.
+    Returns the process exit code: 0 on success, 2 when the arguments, the catalog or the
+    logs leave nothing to train on."""
     try:
-        catalog = read_catalog(Path(tracks))
-    except (OSError, CatalogError) as e:
-        return _fail(f"cannot read the catalog {tracks}: {e}")
-    loaded = _load(Path(logs), catalog)
-    if isinstance(loaded, str):
-        return _fail(loaded)
-    if test_logs is None:
-        split = offline_eval.split_by_time(loaded)
-        train, test = loaded.select_sessions(~split.test), loaded.select_sessions(split.test)
-        held_out = split.description
-    else:
-        test_loaded = _load(Path(test_logs), catalog)
-        if isinstance(test_loaded, str):
-            return _fail(test_loaded)
-        train, test, held_out = loaded, test_loaded, f"the sessions of {test_logs}"
-    print(
-        f"\nOffline evaluation (a good listen: time >= {good_time}): trained on "
-        f"{train.n_sessions} sessions, tested on {held_out}"
-    )
-    print(
-        offline_report(
-            model, train, test, catalog, k, per_artist, seed, good_time, compare, explore
+        trained = train_lists(
+            logs, out, tracks, model, k, per_artist, seed, test_logs, good_time, compare, explore
         )
-    )
-    print(f"\nThe lists written are trained on ALL the given logs ({loaded.n_sessions} sessions).")
-    lists = fit_model(model, loaded, catalog, good_time).lists(k, per_artist, seed)
-    write_lists(lists, Path(out))
+    except TrainingError as error:
+        for read in error.read:
+            print(read.summary())
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(trained.logs.summary())
+    if trained.test_logs is not None:
+        print(trained.test_logs.summary())
+    evaluation = trained.evaluation
     print(
-        f"wrote {len(lists)} {model} lists (k={k}, at most {per_artist} per artist) to {out} "
-        f"in {time.perf_counter() - started:.1f}s"
+        f"\nOffline evaluation (a good listen: time >= {evaluation.good_time}): trained on "
+        f"{evaluation.train_sessions} sessions, tested on {evaluation.held_out}"
     )
+    print(evaluation.table)
+    print(
+        f"\nThe lists written are trained on ALL the given logs ({trained.logs.sessions} sessions)."
+    )
+    print(trained.summary())
     return 0

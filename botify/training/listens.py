@@ -1,7 +1,7 @@
 """Listens for training: who listened to which track, how long, in which session.
 
 Each logged event carries the track the user has just listened to and the fraction listened
-(SPEC §6). Sessions are the analysis's (``botify.logs.sessions.sessionize``, SPEC §7), so
+(docs/events.md). Sessions are the analysis's (``botify.logs.sessions.sessionize``), so
 offline evaluation and A/B reports agree on what a session is.
 """
 
@@ -63,8 +63,7 @@ class Listens:
 
 def sessions_listens(log: EventDatabase) -> Listens:
     """The listens of every event of ``log``, sessionized by ``botify.logs.sessions``: only
-    the four columns leave DuckDB, so a week of logs fits in memory (25 million events:
-    800 MB of arrays)."""
+    the seven columns leave DuckDB, so a week of logs fits in memory as a few arrays."""
     sessionize(log, "listen_events", columns=(*SESSION_COLUMNS, "recommendation", "propensity"))
     columns = log.execute(
         'SELECT "user", session, track, time, timestamp, recommendation, propensity '

@@ -1,4 +1,4 @@
-"""The HTTP service (SPEC §3), in the order a request goes through it:
+"""The HTTP service (docs/http-api.md), in the order a request goes through it:
 
 - ``app``: the application factory ``create_app`` (catalog, deployed lists, Redis client,
   event log) and the error handlers.

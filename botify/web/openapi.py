@@ -1,4 +1,4 @@
-"""The OpenAPI 3 document served at ``/openapi.json``: exactly the API of SPEC §3."""
+"""The OpenAPI 3 document served at ``/openapi.json``: exactly the API of docs/http-api.md."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""HTTP resources (SPEC §3). Thin: validate, call the service, shape the answer."""
+"""HTTP resources (docs/http-api.md). Thin: validate, call the service, shape the answer."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from flask import Blueprint, current_app, request
 from flask_restful import Api, Resource
@@ -59,37 +60,35 @@ class Track(Resource):
         return catalog.describe(track)
 
 
-class Listen(Resource):
-    """``POST /next/<user>`` and ``POST /last/<user>``: the same body, one event each; a
-    subclass names the ``Service`` method that answers (``action``)."""
-
-    action: str
-
-    def post(self, user: int):
-        started = time.perf_counter()
-        svc = service()
-        try:
-            validate_user(user)
-            track, listened = parse_listen(request_body(), request.content_type, svc.catalog)
-        except InvalidRequest as e:
-            return {"message": str(e)}, 400
-        try:
-            return getattr(svc, self.action)(user, track, listened, started)
-        except LogUnavailable as e:
-            # Never answered without its line (SPEC §6): refused, the client may retry.
-            return {"message": f"{e}; the request was not served"}, 503
+def answer_listen(user: int, answer: Callable[[Service, int, int, float, float], dict]):
+    """``POST /next/<user>`` and ``POST /last/<user>`` share a body and its errors: validate
+    it, let ``answer`` (``Service.next`` or ``Service.last``) serve it, shape the answer."""
+    started = time.perf_counter()
+    svc = service()
+    try:
+        validate_user(user)
+        track, listened = parse_listen(request_body(), request.content_type, svc.catalog)
+    except InvalidRequest as e:
+        return {"message": str(e)}, 400
+    try:
+        return answer(svc, user, track, listened, started)
+    except LogUnavailable as e:
+        # Never answered without its line (docs/events.md): refused, the client may retry.
+        return {"message": f"{e}; the request was not served"}, 503
 
 
-class Next(Listen):
+class Next(Resource):
     """The next track (``Service.next``)."""
 
-    action = "next"
+    def post(self, user: int):
+        return answer_listen(user, Service.next)
 
 
-class Last(Listen):
+class Last(Resource):
     """The end of the session (``Service.last``)."""
 
-    action = "last"
+    def post(self, user: int):
+        return answer_listen(user, Service.last)
 
 
 class OpenAPI(Resource):

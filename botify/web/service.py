@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import redis
@@ -29,6 +29,58 @@ from botify.state.store import UserState, UserStateStore
 log = logging.getLogger(__name__)
 
 DEGRADED = "random_redis_unavailable"
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One answered ``/next`` or ``/last``: what its event line records.
+
+    ``started`` is the ``time.perf_counter()`` of the request's arrival, ``state`` None when
+    Redis was unreachable, ``recommendation`` None for ``/last``.
+    """
+
+    message: str
+    user: int
+    track: int
+    listened: float
+    started: float
+    experiment: Experiment
+    recommender: Recommender
+    state: UserState | None
+    recommendation: Recommendation | None = None
+
+    def event(self, experiments: Iterable[Experiment]) -> Event:
+        """The event record of this answer (docs/events.md), stamped now; ``experiments``:
+        every configured experiment, for the user's treatment in each."""
+        state, r = self.state, self.recommendation
+        request_count, session, epoch = (
+            (state.request, state.session, state.since) if state else (None, None, None)
+        )
+        recommended, served_by, version, candidates, propensity = (
+            (r.track, r.served_by, r.model_version, r.candidates, r.propensity)
+            if r
+            else (None,) * 5
+        )
+        return Event(
+            message=self.message,
+            timestamp=int(time.time() * 1000),
+            user=self.user,
+            track=self.track,
+            time=self.listened,
+            latency=time.perf_counter() - self.started,
+            recommendation=recommended,
+            recommender=self.recommender.name,
+            served_by=served_by,
+            model_version=version,
+            experiment=self.experiment.name,
+            experiments=assignments(experiments, self.user),
+            request=request_count,
+            session=session,
+            candidates=candidates,
+            degraded=state is None,
+            epoch=epoch,
+            propensity=propensity,
+        )
 
 
 @dataclass
@@ -81,7 +133,7 @@ class Service:
         When Redis is unreachable the answer degrades to a random track and the event
         says so, instead of failing the request.
         """
-        self._log_ready()
+        self._refuse_while_log_fails()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
@@ -95,22 +147,24 @@ class Service:
             recommendation = self.random.fallback(request, DEGRADED)
         else:
             recommendation = recommender.recommend_next(request)
-        self._log(
+        answered = Answered(
             "next", user, track, listened, started, experiment, recommender, state, recommendation
         )
+        self.event_log.write(answered.event(self.experiments.values()))
         return {"user": user, "track": recommendation.track, "recommender": recommender.name}
 
     def last(self, user: int, track: int, listened: float, started: float) -> dict:
         """``/last``: apply the session's final listen (ending the session) and log it."""
-        self._log_ready()
+        self._refuse_while_log_fails()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
         state = self._update(user, lambda: self.store.on_last(user, track, listened, artist))
-        self._log("last", user, track, listened, started, experiment, recommender, state, None)
+        answered = Answered("last", user, track, listened, started, experiment, recommender, state)
+        self.event_log.write(answered.event(self.experiments.values()))
         return {"user": user}
 
-    def _log_ready(self) -> None:
+    def _refuse_while_log_fails(self) -> None:
         """Raise ``LogUnavailable`` while the event log is failing, before the request
         changes any state: a request that cannot be logged is refused, not answered."""
         if self.event_log.error is not None:
@@ -125,54 +179,6 @@ class Service:
         except redis.RedisError as e:
             log.warning("Redis unavailable, degraded answer for user %d: %s", user, e)
             return None
-
-    def _log(
-        self,
-        message: str,
-        user: int,
-        track: int,
-        listened: float,
-        started: float,
-        experiment: Experiment,
-        recommender: Recommender,
-        state: UserState | None,
-        recommendation: Recommendation | None,
-    ) -> None:
-        """Write the request's event: the one place where a SPEC §6 record is built.
-
-        ``state`` is None when Redis was unreachable, ``recommendation`` None for ``/last``.
-        """
-        request_count, session, epoch = (
-            (state.request, state.session, state.since) if state else (None, None, None)
-        )
-        r = recommendation
-        recommended, served_by, version, candidates, propensity = (
-            (r.track, r.served_by, r.model_version, r.candidates, r.propensity)
-            if r
-            else (None,) * 5
-        )
-        self.event_log.write(
-            Event(
-                message=message,
-                timestamp=int(time.time() * 1000),
-                user=user,
-                track=track,
-                time=listened,
-                latency=time.perf_counter() - started,
-                recommendation=recommended,
-                recommender=recommender.name,
-                served_by=served_by,
-                model_version=version,
-                experiment=experiment.name,
-                experiments=assignments(self.experiments.values(), user),
-                request=request_count,
-                session=session,
-                candidates=candidates,
-                degraded=state is None,
-                epoch=epoch,
-                propensity=propensity,
-            )
-        )
 
     def health(self) -> tuple[bool, dict]:
         """Whether Redis answers and runs the state script (a Redis refusing writes answers

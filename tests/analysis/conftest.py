@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from synthetic_ab_logs import (  # noqa: E402
+from tests.helpers.synthetic_ab_logs import (
     SyntheticExperiment,
     SyntheticLog,
     generate,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pandas_reference import read_frames
 
 from botify.analysis.diagnostics import load_track_artists
 from botify.logs.reader import SQL_TYPES, EventDatabase, log_files, open_log
 from botify.logs.schema import COLUMNS
+from tests.helpers.pandas_reference import read_frames
 
 
 def test_reads_every_rotated_nested_segment_and_skips_the_torn_line(effect_logs) -> None:

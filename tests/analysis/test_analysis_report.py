@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from synthetic_ab_logs import SyntheticExperiment, generate, write_logs
 
 from botify.analysis.diagnostics import load_track_artists
 from botify.analysis.pipeline import analyze_experiment
 from botify.analysis.report import report_command
 from botify.cli import main
 from botify.logs.reader import open_log
+from tests.helpers.synthetic_ab_logs import SyntheticExperiment, generate, write_logs
 
 
 def _row(comparison, treatment: str, metric: str):

@@ -1,15 +1,15 @@
-"""Sessionizing (SPEC §7) and per-user metrics."""
+"""Sessionizing (docs/events.md) and per-user metrics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic_ab_logs import SyntheticLog
 
 from botify.analysis.metrics import request_latency, user_metrics
 from botify.logs.reader import EventDatabase, open_log
 from botify.logs.sessions import session_table, sessionize
+from tests.helpers.synthetic_ab_logs import SyntheticLog
 
 COLUMNS = ["user", "timestamp", "request", "message", "track", "time", "latency"]
 

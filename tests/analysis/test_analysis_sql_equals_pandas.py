@@ -12,10 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pandas_reference import analyze_experiment as pandas_analysis
-from pandas_reference import latest_experiment as pandas_latest
-from pandas_reference import listens_from_sessions, read_frames, sessionize
-from synthetic_ab_logs import SyntheticExperiment, generate, write_tracks
 
 from botify.analysis.assignment import latest_experiment
 from botify.analysis.diagnostics import load_track_artists
@@ -23,6 +19,10 @@ from botify.analysis.pipeline import AbAnalysis, analyze_experiment
 from botify.analysis.report import report_json
 from botify.logs.reader import open_log
 from botify.training.command import read_listens
+from tests.helpers.pandas_reference import analyze_experiment as pandas_analysis
+from tests.helpers.pandas_reference import latest_experiment as pandas_latest
+from tests.helpers.pandas_reference import listens_from_sessions, read_frames, sessionize
+from tests.helpers.synthetic_ab_logs import SyntheticExperiment, generate, write_tracks
 
 TOLERANCE = {"rtol": 1e-9, "atol": 1e-9}
 EPOCH, LATER_EPOCH = 1_700_000_000_000, 1_700_000_900_000

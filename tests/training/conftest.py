@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synthetic_logs import World, make_world, write_catalog, write_synthetic_logs
+
+from tests.helpers.synthetic_logs import World, make_world, write_catalog, write_synthetic_logs
 
 
 @pytest.fixture(scope="session")

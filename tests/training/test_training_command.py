@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_logs import TRACKS_PER_ARTIST, session_events, write_catalog
 
 from botify.cli import main
 from botify.data.catalog import read_catalog
 from botify.training import offline_eval
 from botify.training.command import read_listens, train_contextual_command
 from botify.training.models import DEFAULT_MODEL, MODELS, fit_model
+from tests.helpers.synthetic_logs import TRACKS_PER_ARTIST, session_events, write_catalog
 
 CLUSTER = 20  # tracks per cluster (= genre) of the synthetic world
 
@@ -116,7 +116,7 @@ def write_sessions(log_dir: Path, sessions: list[list[tuple[int, float, str]]]) 
             for event in session_events(
                 user=number, session_no=0, session=session, first_request=0, start_ms=0
             ):
-                f.write(json.dumps(event) + "\n")
+                f.write(event.to_json() + "\n")
 
 
 def test_a_long_listen_ranks_an_artist_first_and_a_skip_last(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from worlds import write_jsonl
 
 from botify.training.command import read_listens
+from tests.helpers.worlds import write_jsonl
 
 
 def event(message: str, user: int, track: int, time: float, timestamp: int, request: int) -> dict:
