@@ -9,13 +9,14 @@ import pytest
 
 from botify.training import command
 from botify.training.command import TrainingError, train_contextual_command, train_lists
+from botify.training.models import DEFAULT_MODEL
 
 
 def test_train_lists_returns_what_it_read_evaluated_and_wrote(
     synthetic_log_dir: Path, catalog_file: Path, tmp_path: Path
 ) -> None:
     trained = train_lists(synthetic_log_dir, tmp_path / "lists.jsonl", catalog_file, k=8)
-    assert trained.out == tmp_path / "lists.jsonl" and trained.model == "affinity"
+    assert trained.out == tmp_path / "lists.jsonl" and trained.model == DEFAULT_MODEL
     assert trained.lists == 400 == len(trained.out.read_text().splitlines())
     assert trained.logs.directory == synthetic_log_dir
     assert trained.logs.sessions == 3000 and trained.logs.listens > trained.logs.sessions
@@ -23,9 +24,9 @@ def test_train_lists_returns_what_it_read_evaluated_and_wrote(
     assert trained.test_logs is None
     evaluation = trained.evaluation
     assert evaluation is not None and 0 < evaluation.train_sessions < 3000
-    assert "| affinity (trained) |" in evaluation.table
+    assert f"| {DEFAULT_MODEL} (trained) |" in evaluation.table
     assert trained.seconds > 0
-    assert trained.summary().startswith("wrote 400 affinity lists (k=8, at most")
+    assert trained.summary().startswith(f"wrote 400 {DEFAULT_MODEL} lists (k=8, at most")
 
 
 def test_without_evaluation_the_same_lists_are_written_and_nothing_is_evaluated(
