@@ -28,25 +28,32 @@ def own_server(tmp_path):
     yield server
     if server.process.poll() is None:
         server.process.send_signal(signal.SIGCONT)
-    server.stop()
+    server.close()
 
 
 def test_each_thread_keeps_one_connection(own_server):
     client = redis.Redis.from_url(own_server.url)
     script = ThreadLocalScript(client, ECHO)
     replies: dict[str, set[bytes]] = {}
+    called, counted = threading.Barrier(5), threading.Event()
 
     def calls(name: str) -> None:
         replies[name] = {script([], [name]) for _ in range(20)}
+        called.wait()
+        # A thread's connection closes with the thread: count while they all live.
+        counted.wait()
 
     threads = [threading.Thread(target=calls, args=(f"t{i}",)) for i in range(4)]
     for thread in threads:
         thread.start()
+    called.wait()
+    connections = script_connections(client)
+    counted.set()
     for thread in threads:
         thread.join()
 
     assert replies == {f"t{i}": {f"t{i}".encode()} for i in range(4)}
-    assert script_connections(client) == 4
+    assert connections == 4
 
 
 def test_the_script_is_loaded_again_after_script_flush(redis_server):
