@@ -102,6 +102,8 @@ def test_a_name_that_is_not_a_plain_name_is_refused(tmp_path, capsys, monkeypatc
         ("budget = inf", "world.budget must be a number"),
         ("seed = 18446744073709551615", "world.seed must be an integer between 0 and"),
         ("seed = 4294967296", "world.seed must be an integer between 0 and"),
+        ("dim = 100000", "world: --dim: dim must be between 2 and 512"),
+        ("budget = 1e300", "world: error: argument --budget: invalid int value"),
     ],
 )
 def test_world_keys_never_become_the_runners_own_flags(tmp_path, capsys, world, message):
