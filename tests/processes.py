@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -53,3 +55,18 @@ def wait_stopped(pids: set[int], timeout_s: float) -> set[int]:
     while running(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     return running(pids)
+
+
+def start_experiment_until(spec: Path, out: Path, line: str) -> subprocess.Popen:
+    """``botify experiment run SPEC --out OUT`` in a child, once it has printed a line
+    starting with ``line`` (its output is a pipe the caller closes or reads)."""
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "botify", "experiment", "run", str(spec), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for printed in runner.stdout:
+        if printed.startswith(line):
+            break
+    return runner

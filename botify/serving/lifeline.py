@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+# Looked up once, in the parent: a child of a threaded parent (gunicorn's master, the
+# Redis supervisor) must not load libraries between fork and exec.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
 class DirectoryInUse(RuntimeError):
@@ -32,11 +35,10 @@ def die_with_parent() -> None:
 
     Elsewhere it does nothing: the parent's own ``finally`` is then the only clean-up.
     """
-    if not sys.platform.startswith("linux"):
+    if _prctl is None:
         return
     parent = os.getppid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+    if _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         os._exit(126)
     # The parent may have died between fork and prctl: no signal would ever come.
     if os.getppid() != parent:

@@ -56,6 +56,11 @@ def private_run_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
 
 
+def _quoted(value: str) -> str:
+    """``value`` as one double-quoted argument of a Redis configuration line."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class RedisServer:
     """A redis-server child process persisted under ``directory``.
 
@@ -122,6 +127,7 @@ class RedisServer:
             ]
         return [
             self.binary,
+            "-",
             *listen,
             "--dir",
             str(self.directory.resolve()),
@@ -140,9 +146,15 @@ class RedisServer:
             "no",
             "--protected-mode",
             "yes",
-            *(("--requirepass", self.password) if self.password else ()),
-            *(() if self.allow_config else ("--rename-command", "CONFIG", "")),
         ]
+
+    def _secret_config(self) -> bytes:
+        """Settings given on stdin (``redis-server -``), never on the command line, where
+        every local user could read the password (``ps``, ``/proc/PID/cmdline``)."""
+        lines = [] if self.allow_config else ['rename-command CONFIG ""']
+        if self.password:
+            lines.append(f"requirepass {_quoted(self.password)}")
+        return "".join(f"{line}\n" for line in lines).encode()
 
     def start(self, timeout_s: float = 10.0, extra_args: tuple[str, ...] = ()) -> RedisServer:
         """Start the server and wait until it answers PING.
@@ -158,12 +170,14 @@ class RedisServer:
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.process = subprocess.Popen(
             [*self._arguments(), *extra_args],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
             pass_fds=self.pass_fds,
         )
+        self.process.stdin.write(self._secret_config())
+        self.process.stdin.close()
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout_s
         while True:

@@ -4,14 +4,12 @@ rerun into the same ``--out`` logs only its own events."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from processes import descendants, wait_stopped
+from processes import descendants, start_experiment_until, wait_stopped
 
 from botify.cli import main
 from botify.logs.reader import read_events
@@ -36,15 +34,7 @@ def test_a_killed_runner_leaves_no_orphans_and_a_rerun_logs_only_its_own_events(
     spec = tmp_path / "orphans.toml"
     spec.write_text(SPEC.format(sessions=50_000))
     out = tmp_path / "out"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "botify", "experiment", "run", str(spec), "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    for line in runner.stdout:
-        if line.startswith("=== day 1"):
-            break
+    runner = start_experiment_until(spec, out, "=== day 1")
     deadline = time.monotonic() + 30
     # The simulator is running against the service once its log has lines.
     while not list((out / "logs").glob("events-*.jsonl")) and time.monotonic() < deadline:

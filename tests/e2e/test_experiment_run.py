@@ -8,13 +8,12 @@ import json
 import math
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from processes import start_experiment_until
 
 from botify.cli import main
 from botify.logs.reader import read_events
@@ -214,15 +213,7 @@ def processes_mentioning(text: str) -> list[int]:
 def test_ctrl_c_or_kill_stops_every_process_the_run_started(tmp_path, stop):
     spec = write_spec(tmp_path / "spec")
     out = tmp_path / "interrupted"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "botify", "experiment", "run", str(spec), "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    for line in runner.stdout:
-        if line.startswith("=== day 1"):
-            break
+    runner = start_experiment_until(spec, out, "=== day 1")
     time.sleep(1.0)  # the simulator is running against the service now
     assert processes_mentioning(str(out)), "nothing to stop: the run did not get going"
     runner.send_signal(stop)
