@@ -172,7 +172,7 @@ def test_a_bad_spec_is_one_line_naming_the_key_before_anything_starts(tmp_path, 
     cases = {
         "[colour]\nred = 1\n": "colour: unknown key",
         "[report]\nday = 3\n": "report.day must be at most 2",
-        "budget = 0": "world: --budget: session_budget must be at least 1",
+        "budget = 0": "world: --budget: session_budget must be between 1 and 1000",
         "wings = 2": "world: error: unrecognized arguments: --wings 2",
     }
     for number, (extra, message) in enumerate(cases.items()):
