@@ -4,13 +4,16 @@ a gunicorn control socket per service, nothing left running or deleted by signal
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import redis
 import requests
 from processes import descendants, wait_stopped
 
+from botify.cli import main
 from botify.logs.reader import read_events
 from botify.serving.redis_server import RedisServer, free_port
 from botify.serving.service_process import ServiceProcess
@@ -52,25 +56,54 @@ def as_nobody(action) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
+@pytest.fixture
+def open_tree():
+    """A directory every user may enter (pytest's own are 0700, which would hide the rest)."""
+    directory = Path(tempfile.mkdtemp(prefix="botify-open-"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
-def test_another_local_user_cannot_reach_the_embedded_redis(embedded, tmp_path):
-    def connect_to_socket() -> int:
-        with socket.socket(socket.AF_UNIX) as s:
+def test_another_local_user_cannot_reach_the_embedded_redis(open_tree):
+    server = RedisServer(open_tree / "redis").start()
+    try:
+        # Each protection on its own: directories others may enter, as a user may have made.
+        (open_tree / "redis").chmod(0o755)
+        server.run_dir.chmod(0o755)
+        errors = open_tree / "nobody.err"
+        errors.touch()
+        errors.chmod(0o666)
+
+        def connect_to_socket() -> int:
+            with socket.socket(socket.AF_UNIX) as s:
+                try:
+                    s.connect(str(server.socket_path))
+                except PermissionError:
+                    return 13
+            return 0
+
+        def read_the_password() -> int:
             try:
-                s.connect(str(embedded.socket_path))
+                (open_tree / "redis" / URL_FILE).read_text()
             except PermissionError:
                 return 13
-        return 0
+            return 0
 
-    def read_the_password() -> int:
-        try:
-            (tmp_path / "redis" / URL_FILE).read_text()
-        except PermissionError:
-            return 13
-        return 0
+        def activate() -> int:
+            os.environ["BOTIFY_REDIS_DIR"] = str(open_tree / "redis")
+            with errors.open("w") as err, contextlib.redirect_stderr(err):
+                return main(["activate", "AB"])
 
-    assert as_nobody(connect_to_socket) == 13
-    assert as_nobody(read_the_password) == 13
+        assert as_nobody(connect_to_socket) == 13
+        assert as_nobody(read_the_password) == 13
+        # The commands that find Redis through that file say why they cannot, in one line.
+        assert as_nobody(activate) == 2
+        (line,) = errors.read_text().splitlines()
+        assert line.startswith(f"botify activate: cannot read {open_tree / 'redis' / URL_FILE}")
+    finally:
+        server.close()
 
 
 def test_the_embedded_redis_has_no_tcp_port_no_anonymous_access_and_no_config(embedded, tmp_path):
