@@ -16,7 +16,7 @@ RUN /opt/botify/bin/pip install --quiet --no-index --find-links /wheels /src
 FROM botify-base:bookworm
 COPY --from=install /opt/botify /opt/botify
 # In group redis: Redis's socket (/run/redis, a volume shared with the redis service) is
-# group-accessible only. A home of its own: gunicorn keeps its control socket there.
+# group-accessible only. (gunicorn's control socket goes in the run directory `botify serve` makes.)
 RUN useradd --uid 10001 --create-home --groups redis --shell /usr/sbin/nologin botify \
     && install -d -o botify -g botify /data /logs \
     && install -d -o redis -g redis -m 0750 /run/redis

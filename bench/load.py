@@ -1,9 +1,9 @@
 """Service load benchmark: req/s and p50/p99 latency per endpoint and recommender.
 
-Runs ``botify serve`` (gunicorn, 2 workers) against a real redis-server on loopback and
-drives it with wrk (installed with apt if missing) at 1, 16 and 64 connections. The
-catalog (50,000 tracks) and i2i lists (50 per track) are generated here, so the figures do
-not depend on a simulator world.
+Runs ``botify serve`` (gunicorn, 2 workers) against a real redis-server (``RedisServer``:
+a Unix socket with a password, as the embedded one) and drives it with wrk (installed with
+apt if missing) at 1, 16 and 64 connections. The catalog (50,000 tracks) and i2i lists (50
+per track) are generated here, so the figures do not depend on a simulator world.
 
 Then, on the contextual server, it alternates ``GET /`` and ``POST /next`` at 16
 connections for ``--ratio-rounds`` rounds and prints the median throughput ratio: this

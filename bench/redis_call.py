@@ -1,8 +1,8 @@
 """Client CPU and wall time of one state-script call: redis-py's pooled Script vs ThreadLocalScript.
 
 The same Lua script (botify/state/listen.lua) and arguments, against a real redis-server on
-loopback, one thread; rounds alternate between the two ways so that the machine's drift
-hits both. Prints the median over rounds of microseconds per call.
+its Unix socket (``RedisServer``), one thread; rounds alternate between the two ways so that
+the machine's drift hits both. Prints the median over rounds of microseconds per call.
 
     python bench/redis_call.py [--calls 5000] [--rounds 7]
 """

@@ -239,21 +239,34 @@ def _genre_labels(params: WorldParams, artist_genre: np.ndarray) -> np.ndarray:
     return np.where(relabel, rng.integers(0, params.n_genres, artist_genre.size), artist_genre)
 
 
+# Upper bounds of the sizes: a typo (users = 10**12) is refused at once instead of
+# exhausting memory; each is far beyond the scale the README measures.
+MAX_TRACKS = 5_000_000
+MAX_USERS = 5_000_000
+MAX_DIM = 512
+MAX_BUDGET = 1_000
+MAX_INTERESTS = 1_000
+
+
 def check_params(params: WorldParams) -> None:
     """Raise ``WorldParamError`` for the first parameter a world cannot be generated with."""
     rules = [
-        ("n_tracks", params.n_tracks >= 2, "at least 2"),
-        ("n_users", params.n_users >= 1, "at least 1"),
-        ("dim", params.dim >= 2, "at least 2"),
+        ("n_tracks", 2 <= params.n_tracks <= MAX_TRACKS, f"between 2 and {MAX_TRACKS:,}"),
+        ("n_users", 1 <= params.n_users <= MAX_USERS, f"between 1 and {MAX_USERS:,}"),
+        ("dim", 2 <= params.dim <= MAX_DIM, f"between 2 and {MAX_DIM}"),
         ("n_genres", 1 <= params.n_genres <= len(GENRES), f"between 1 and {len(GENRES)}"),
-        ("session_budget", params.session_budget >= 1, "at least 1"),
+        ("session_budget", 1 <= params.session_budget <= MAX_BUDGET, f"between 1 and {MAX_BUDGET}"),
         ("artist_discount_gamma", 0.0 < params.artist_discount_gamma <= 1.0, "in (0, 1]"),
         (
             "interest_neighbours",
             1 <= params.interest_neighbours <= params.n_tracks,
             "between 1 and the number of tracks",
         ),
-        ("max_interests", params.max_interests >= 1, "at least 1"),
+        (
+            "max_interests",
+            1 <= params.max_interests <= MAX_INTERESTS,
+            f"between 1 and {MAX_INTERESTS}",
+        ),
         ("hop_probability", 0.0 <= params.hop_probability <= 1.0, "in [0, 1]"),
         ("genre_label_noise", 0.0 <= params.genre_label_noise <= 1.0, "in [0, 1]"),
         ("consume_bias_low", params.consume_bias_low <= params.consume_bias_high, "<= high"),

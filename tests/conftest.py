@@ -71,7 +71,7 @@ def redis_server(tmp_path_factory) -> RedisServer:
     binary = shutil.which("redis-server")
     server = RedisServer(tmp_path_factory.mktemp("redis"), binary=binary).start()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -16,13 +16,15 @@ and behaviour (``botify.experiments.robustness``) and tables whether each effect
 Output under ``--out``: ``report.md`` / ``report.json`` / ``effects.png`` (the A/B),
 ``days.png`` (session time per day and arm), ``logs/``, ``day<N>-sessions.csv`` (the
 simulator's per-session figures), the trained lists, and ``worlds/<i>/`` per robustness world.
+The runner marks, locks and clears that directory itself and refuses any other
+(``botify.experiments.output``); every process it starts gets SIGTERM if the runner dies,
+even by SIGKILL (``botify.serving.lifeline``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -41,12 +43,14 @@ from botify.analysis.sequential import MONITOR_METRIC
 from botify.config import Config
 from botify.data.catalog import TRACKS_FILE, load_catalog
 from botify.experiments.monitor import LiveView, Monitoring, Watch, look_lines
+from botify.experiments.output import OutputDirectory, OutputError
 from botify.experiments.robustness import describe, holds_table, robustness_worlds
-from botify.experiments.spec import ExperimentSpec, SpecError, load_spec
+from botify.experiments.spec import ExperimentSpec, SpecError, check_overrides, load_spec
 from botify.logs.reader import open_log
 from botify.recommenders.plugins import PluginError
 from botify.recommenders.registry import check_recommender_names
 from botify.rollout.deploy import activate, publish
+from botify.serving.lifeline import die_with_parent
 from botify.serving.redis_server import RedisServer
 from botify.serving.service_process import ServiceProcess
 from botify.state.client import connect
@@ -72,7 +76,7 @@ def done(started: float) -> None:
 
 def run_module(*command: str, env: dict[str, str] | None = None) -> None:
     """Run ``python -m COMMAND`` with its output shown; a failure is a ``StageError``."""
-    finished = subprocess.run([sys.executable, "-m", *command], env=env)
+    finished = subprocess.run([sys.executable, "-m", *command], env=env, preexec_fn=die_with_parent)
     if finished.returncode != 0:
         raise StageError(f"`{' '.join(command[:2])}` exited with code {finished.returncode}")
 
@@ -95,6 +99,7 @@ def check_world(params: dict) -> None:
         + world_flags(rest),
         capture_output=True,
         text=True,
+        preexec_fn=die_with_parent,
     )
     if checked.returncode != 0:
         reason = checked.stderr.strip().splitlines()[-1] if checked.stderr.strip() else ""
@@ -188,6 +193,7 @@ def _simulate_watched(
             + ["--first-session", str(first), "--quiet"],
             capture_output=True,
             text=True,
+            preexec_fn=die_with_parent,
         )
         if played.returncode != 0:
             print(played.stdout + played.stderr, file=sys.stderr)
@@ -265,12 +271,13 @@ def run_world(
     out: Path,
     workers: int,
     monitoring: Monitoring | None = None,
+    keep_fds: tuple[int, ...] = (),
 ) -> WorldRun:
     """The whole spec on one world (generated from ``world_params``, else ``spec.world_path``);
-    with ``monitoring``, the report day is watched (``_simulate_watched``)."""
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    with ``monitoring``, the report day is watched (``_simulate_watched``). ``out`` is new
+    or emptied by ``OutputDirectory.claim``; the service and Redis inherit ``keep_fds``
+    (its lock)."""
+    out.mkdir(parents=True, exist_ok=True)
     started = stage(f"world: {world_params or spec.world_path}")
     if world_params is None:
         world = spec.world_path
@@ -289,7 +296,7 @@ def run_world(
         if redis_url:
             print(f"    using BOTIFY_REDIS_URL={redis_url} (earlier state affects answers)")
         else:
-            embedded = RedisServer(out / "redis").start()
+            embedded = RedisServer(out / "redis", pass_fds=keep_fds).start()
             redis_url = embedded.url
             print(f"    started a fresh embedded redis-server ({embedded.binary}) at {redis_url}")
         python_path = os.pathsep.join(
@@ -306,7 +313,9 @@ def run_world(
             "BOTIFY_REDIS_TIMEOUT_S": os.environ.get("BOTIFY_REDIS_TIMEOUT_S", "5"),
             "PYTHONPATH": python_path,
         }
-        service = ServiceProcess(world, logs, out / "redis", workers=workers, env=env).start()
+        service = ServiceProcess(
+            world, logs, out / "redis", workers=workers, env=env, pass_fds=keep_fds
+        ).start()
         config = _service_config(world, redis_url, spec)
         client = connect(redis_url, config)
         print(f"    serving at {service.url}")
@@ -339,7 +348,7 @@ def run_world(
         if service is not None:
             service.stop()
         if embedded is not None:
-            embedded.stop()
+            embedded.close()
 
     started = stage(f"report: day {spec.report_day}, experiment {spec.report.name}")
     with open_log(logs) as log:
@@ -388,23 +397,26 @@ def _service_config(world: Path, redis_url: str, spec: ExperimentSpec) -> Config
 
 def run_experiment(
     spec: ExperimentSpec,
-    out: Path,
+    output: OutputDirectory,
     workers: int,
     worlds: int,
     monitoring: Monitoring | None = None,
 ) -> int:
-    """Run ``spec`` on its world and ``worlds`` robustness worlds; returns the exit code.
+    """Run ``spec`` on its world and ``worlds`` robustness worlds into the claimed
+    ``output``; returns the exit code.
 
     ``monitoring`` watches the report day on the spec's own world only."""
     total = time.perf_counter()
+    out, keep_fds = output.path, (output.lock.fileno(),)
     params = None if spec.world_path else spec.world_params
-    main = run_world(spec, params, out, workers, monitoring)
+    main = run_world(spec, params, out, workers, monitoring, keep_fds)
     others = []
     base = dict(spec.world_params) if spec.world_path is None else {"seed": spec.seed}
     for number, params in enumerate(robustness_worlds(base, worlds), start=1):
         label = f"world {number}: {describe(params, base)}"
         print(f"\n##### robustness {label}", flush=True)
-        run = run_world(spec, params, out / "worlds" / str(number), workers)
+        world_out = out / "worlds" / str(number)
+        run = run_world(spec, params, world_out, workers, keep_fds=keep_fds)
         write_world_report(run)
         others.append((label, run))
     robustness = None
@@ -429,14 +441,21 @@ def experiment_command(
     worlds: int | None,
     monitoring: Monitoring | None = None,
 ):
-    """``botify experiment run``: check the spec, run it, stop everything on any exit."""
+    """``botify experiment run``: check the spec and the output directory, run it, stop
+    everything on any exit."""
     try:
+        check_overrides(workers, worlds)
         spec = load_spec(spec_path)
         check_spec(spec)
     except SpecError as e:
         print(f"botify experiment: {spec_path}: {e}", file=sys.stderr)
         return 2
-    out = out or Path("experiment-output") / spec.name
+    output = OutputDirectory(out or Path("experiment-output") / spec.name, spec.name)
+    try:
+        output.claim()
+    except OutputError as e:
+        print(f"botify experiment: {e}", file=sys.stderr)
+        return 2
     # `kill` (SIGTERM) stops the run as Ctrl-C does: without this, the service, Redis and
     # the simulator outlived a terminated runner. (A runner started in the background by a
     # non-interactive shell ignores SIGINT, so SIGTERM is how such a run is stopped.)
@@ -444,7 +463,7 @@ def experiment_command(
     try:
         return run_experiment(
             spec,
-            out,
+            output,
             workers or spec.workers,
             spec.robustness_worlds if worlds is None else worlds,
             monitoring,
@@ -457,6 +476,7 @@ def experiment_command(
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+        output.release()
 
 
 def _interrupt(signum: int, frame: object) -> None:

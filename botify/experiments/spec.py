@@ -25,10 +25,17 @@ seeds the users' assignment; default ``DAY<n>``), ``[report]`` with ``day`` (def
 last) and ``control`` (default ``C``), ``[robustness]`` with ``worlds = N`` (rerun on N
 further worlds, see ``botify.experiments.robustness``), ``[service]`` with ``workers``. Every error
 is a ``SpecError`` whose message names the key, so the command can say it in one line.
+
+A spec may come from anyone: ``name`` becomes a directory (``experiment-output/NAME``), so
+it is a plain name; ``[world]`` keys become ``sim world`` flags, so they are plain names
+with numeric values and never one of the runner's own flags (``--out``, ``--check``); and
+every number has an upper bound (``LIMITS``), so a typo cannot ask for a million workers.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +90,21 @@ class ExperimentSpec:
 
 TOP_KEYS = {"name", "seed", "world", "days", "report", "robustness", "service"}
 DAY_KEYS = {"name", "sessions", "arms", "train", "deploy"}
+# A name that is one path component: ASCII letters, digits, '.', '_' and '-', not starting
+# with a dot (so never "." or ".."), at most 100 characters.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+WORLD_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# `sim world` flags the runner gives itself: argparse also takes any prefix of a flag
+# (`--o` for `--out`), so no world key may be one.
+RUNNER_WORLD_FLAGS = ("out", "check", "help")
+# Upper bounds of the spec's numbers (inclusive).
+LIMITS = {
+    "seed": 2**32 - 1,
+    "days": 366,
+    "sessions": 10_000_000,
+    "robustness.worlds": 100,
+    "service.workers": 64,
+}
 
 
 def _table(value: object, key: str) -> dict:
@@ -91,10 +113,36 @@ def _table(value: object, key: str) -> dict:
     return value
 
 
-def _int(value: object, key: str, low: int = 0) -> int:
-    if type(value) is not int or value < low:
-        raise SpecError(f"{key} must be an integer of at least {low}, got {value!r}")
+def _int(value: object, key: str, low: int = 0, high: int | None = None) -> int:
+    if type(value) is not int or value < low or (high is not None and value > high):
+        bounds = f"of at least {low}" if high is None else f"between {low} and {high:,}"
+        raise SpecError(f"{key} must be an integer {bounds}, got {value!r}")
     return value
+
+
+def plain_name(value: object, key: str) -> str:
+    """``value`` if it is a plain name (one path component, see ``PLAIN_NAME``)."""
+    if not isinstance(value, str) or not PLAIN_NAME.fullmatch(value):
+        raise SpecError(
+            f"{key} must be a plain name (letters, digits, '.', '_', '-'; not starting "
+            f"with '.'; at most 100 characters), got {value!r}"
+        )
+    return value
+
+
+def _world_number(value: object, key: str) -> None:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise SpecError(f"{key} must be a number, got {value!r}")
+
+
+def _world_params(world: dict) -> dict[str, Any]:
+    """``[world]`` parameters that can only become ``sim world``'s own flags and numbers."""
+    for key, value in world.items():
+        if not WORLD_KEY.fullmatch(key) or any(flag.startswith(key) for flag in RUNNER_WORLD_FLAGS):
+            raise SpecError(f"world.{key}: not a world parameter (see `sim world -h`)")
+        for number in value if isinstance(value, list) else [value]:
+            _world_number(number, f"world.{key}")
+    return world
 
 
 def _unknown(table: dict, known: set[str], where: str) -> None:
@@ -147,7 +195,7 @@ def _day(number: int, value: object, directory: Path) -> DaySpec:
         raise SpecError(f"{where}name must be a non-empty string")
     return DaySpec(
         name=name,
-        sessions=_int(table["sessions"], f"{where}sessions", 1),
+        sessions=_int(table["sessions"], f"{where}sessions", 1, LIMITS["sessions"]),
         arms=_arms(table["arms"], f"{where}arms"),
         train=tuple(train),
         deploy=_deploy(table.get("deploy", {}), where, directory, train),
@@ -157,10 +205,8 @@ def _day(number: int, value: object, directory: Path) -> DaySpec:
 def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
     """Check a parsed TOML document; ``directory`` is where relative paths start."""
     _unknown(raw, TOP_KEYS, "")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise SpecError("name must be a non-empty string")
-    seed = _int(raw.get("seed", 0), "seed")
+    name = plain_name(raw.get("name"), "name")
+    seed = _int(raw.get("seed", 0), "seed", 0, LIMITS["seed"])
     world = dict(_table(raw.get("world", {}), "world"))
     world_path = world.pop("path", None)
     if world_path is not None:
@@ -169,10 +215,13 @@ def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
         world_path = directory / world_path
         if not (world_path / TRACKS_FILE).is_file():
             raise SpecError(f"world.path: no {TRACKS_FILE} in {world_path}")
-    world.setdefault("seed", seed)
+    world = _world_params(world)
+    world["seed"] = _int(world.get("seed", seed), "world.seed", 0, LIMITS["seed"])
     days_raw = raw.get("days")
     if not isinstance(days_raw, list) or not days_raw:
         raise SpecError("days: give at least one [[days]] table")
+    if len(days_raw) > LIMITS["days"]:
+        raise SpecError(f"days: at most {LIMITS['days']} days, got {len(days_raw)}")
     days = tuple(_day(number, value, directory) for number, value in enumerate(days_raw, start=1))
     names = [day.name for day in days]
     if len(set(names)) != len(names):
@@ -198,10 +247,20 @@ def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
         days=days,
         report_day=report_day,
         control=control,
-        robustness_worlds=_int(robustness.get("worlds", 0), "robustness.worlds"),
-        workers=_int(service.get("workers", 2), "service.workers", 1),
+        robustness_worlds=_int(
+            robustness.get("worlds", 0), "robustness.worlds", 0, LIMITS["robustness.worlds"]
+        ),
+        workers=_int(service.get("workers", 2), "service.workers", 1, LIMITS["service.workers"]),
         recommenders=frozenset(r for day in days for r in day.arms.values()),
     )
+
+
+def check_overrides(workers: int | None, worlds: int | None) -> None:
+    """The command line's ``--workers`` and ``--worlds`` within the spec keys' bounds."""
+    if workers is not None:
+        _int(workers, "--workers", 1, LIMITS["service.workers"])
+    if worlds is not None:
+        _int(worlds, "--worlds", 0, LIMITS["robustness.worlds"])
 
 
 def load_spec(path: Path) -> ExperimentSpec:

@@ -21,7 +21,16 @@ from botify.state.client import connect, resolve_redis_url
 
 
 def _command_client(config: Config, command: str) -> redis.Redis | None:
-    url = resolve_redis_url(config)
+    try:
+        url = resolve_redis_url(config)
+    except OSError as e:
+        # redis.url holds the embedded Redis's password: only its user may read it.
+        print(
+            f"botify {command}: cannot read {e.filename} ({e.strerror}): run as the user of "
+            "`botify serve`, or set BOTIFY_REDIS_URL",
+            file=sys.stderr,
+        )
+        return None
     if url is None:
         print(
             f"botify {command}: no Redis found: set BOTIFY_REDIS_URL, or start "

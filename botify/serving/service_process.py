@@ -11,6 +11,7 @@ from pathlib import Path
 
 import requests
 
+from botify.serving.lifeline import die_with_parent
 from botify.serving.redis_server import free_port
 
 LISTEN = "0A"
@@ -41,6 +42,8 @@ class ServiceProcess:
 
     ``env`` adds to the environment, e.g. ``BOTIFY_REDIS_URL`` for an external Redis or
     ``BOTIFY_EXPERIMENTS``; without ``BOTIFY_REDIS_URL`` the service starts its embedded one.
+    The service gets SIGTERM if its parent dies (``die_with_parent``); ``pass_fds`` are
+    descriptors it inherits, e.g. the lock of an experiment's output directory.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class ServiceProcess:
         workers: int = 2,
         port: int | None = None,
         env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         self.port = port or free_port()
         self.workers = workers
@@ -61,6 +65,7 @@ class ServiceProcess:
             "BOTIFY_REDIS_DIR": str(redis_dir),
             **(env or {}),
         }
+        self.pass_fds = pass_fds
         self.process: subprocess.Popen | None = None
 
     @property
@@ -80,6 +85,8 @@ class ServiceProcess:
             env=self.env,
             stdout=output,
             stderr=output,
+            preexec_fn=die_with_parent,
+            pass_fds=self.pass_fds,
         )
         deadline = time.monotonic() + timeout_s
         while True:

@@ -8,8 +8,6 @@ import json
 import math
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 from botify.cli import main
 from botify.logs.reader import read_events
+from tests.helpers.processes import start_experiment_until
 
 pytestmark = pytest.mark.e2e
 
@@ -173,7 +172,7 @@ def test_a_bad_spec_is_one_line_naming_the_key_before_anything_starts(tmp_path, 
     cases = {
         "[colour]\nred = 1\n": "colour: unknown key",
         "[report]\nday = 3\n": "report.day must be at most 2",
-        "budget = 0": "world: --budget: session_budget must be at least 1",
+        "budget = 0": "world: --budget: session_budget must be between 1 and 1000",
         "wings = 2": "world: error: unrecognized arguments: --wings 2",
     }
     for number, (extra, message) in enumerate(cases.items()):
@@ -214,15 +213,7 @@ def processes_mentioning(text: str) -> list[int]:
 def test_ctrl_c_or_kill_stops_every_process_the_run_started(tmp_path, stop):
     spec = write_spec(tmp_path / "spec")
     out = tmp_path / "interrupted"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "botify", "experiment", "run", str(spec), "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    for line in runner.stdout:
-        if line.startswith("=== day 1"):
-            break
+    runner = start_experiment_until(spec, out, "=== day 1")
     time.sleep(1.0)  # the simulator is running against the service now
     assert processes_mentioning(str(out)), "nothing to stop: the run did not get going"
     runner.send_signal(stop)

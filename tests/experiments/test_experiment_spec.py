@@ -61,15 +61,15 @@ def test_the_minimal_spec_parses_with_its_defaults(tmp_path):
         ("days.0.colour", 1, "days[1].colour: unknown key"),
         ("days.1.train", ["indexed"], "days[2].train: cannot train 'indexed'"),
         ("days.1.arms", {"C": "a", "T2": "b"}, "days[2].arms must name the treatments C, T1"),
-        ("days.0.sessions", 0, "days[1].sessions must be an integer of at least 1"),
+        ("days.0.sessions", 0, "days[1].sessions must be an integer between 1 and"),
         ("days.1.deploy", {"contextual": "x.jsonl"}, "deploy.contextual: the day also trains"),
         ("days.0.deploy", {"contextual": "none.jsonl"}, "days[1].deploy.contextual: no file"),
         ("report", {"control": "T5"}, "report.control: day 2 has no treatment 'T5'"),
         ("report", {"day": 3}, "report.day must be at most 2"),
-        ("name", "", "name must be a non-empty string"),
+        ("name", "", "name must be a plain name"),
         ("days", [], "days: give at least one [[days]] table"),
         ("world", {"path": "nowhere"}, "world.path: no tracks.jsonl in"),
-        ("robustness", {"worlds": -1}, "robustness.worlds must be an integer of at least 0"),
+        ("robustness", {"worlds": -1}, "robustness.worlds must be an integer between 0 and"),
     ],
 )
 def test_every_unrunnable_spec_names_its_key(tmp_path, path, value, message):

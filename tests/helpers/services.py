@@ -34,7 +34,9 @@ def start_service(tmp_path: Path, world_dir: Path) -> Iterator[Callable[..., Ser
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A real redis-server this test may stop, pause and restart on the same port."""
-    server = RedisServer(tmp_path / "own-redis", binary=shutil.which("redis-server")).start()
+    """A real redis-server this test may stop, pause, reconfigure and restart at the same URL."""
+    server = RedisServer(
+        tmp_path / "own-redis", binary=shutil.which("redis-server"), allow_config=True
+    ).start()
     yield server
-    server.stop()
+    server.close()

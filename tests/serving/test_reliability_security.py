@@ -79,7 +79,7 @@ def password_redis(tmp_path: Path):
         tmp_path / "password-redis", binary=shutil.which("redis-server"), password=PASSWORD
     ).start()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.mark.integration
@@ -92,7 +92,7 @@ def test_redis_password_from_the_url_is_used_and_required(
     (event,) = read_events(tmp_path / "logs")
     assert not event["degraded"] and event["request"] == 1
 
-    without_password = f"redis://127.0.0.1:{password_redis.port}/0"
+    without_password = f"unix://{password_redis.socket_path}?db=0"
     with pytest.raises(redis.AuthenticationError):
         connect(without_password, config).ping()
     healthy, health = (

@@ -28,7 +28,7 @@ def own_server(tmp_path):
     yield server
     if server.process.poll() is None:
         server.process.send_signal(signal.SIGCONT)
-    server.stop()
+    server.close()
 
 
 def test_each_thread_keeps_one_connection(own_server):

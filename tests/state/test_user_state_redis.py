@@ -122,7 +122,8 @@ def test_the_deploy_and_activate_commands_say_what_they_did(
 ):
     # A database of its own: the pollers of other tests' apps announce their experiments
     # in database 0, as running workers would.
-    url = redis_server.url.rsplit("/", 1)[0] + "/3"
+    url = redis_server.url.replace("?db=0", "?db=3")
+    assert url != redis_server.url
     redis.Redis.from_url(url).flushdb()
     monkeypatch.setenv("BOTIFY_REDIS_URL", url)
     monkeypatch.setenv("BOTIFY_DATA_DIR", str(config.data_dir))
@@ -158,12 +159,12 @@ def test_connect_builds_a_cluster_client_when_configured(redis_cluster, config):
 def test_the_embedded_redis_keeps_its_data_across_a_restart(tmp_path):
     server = RedisServer(tmp_path / "redis").start()
     redis.Redis.from_url(server.url).hset("user:{5}:state", "requests", 41)
-    server.stop()
+    server.close()
     server = RedisServer(tmp_path / "redis").start()
     try:
         assert redis.Redis.from_url(server.url).hget("user:{5}:state", "requests") == b"41"
     finally:
-        server.stop()
+        server.close()
 
 
 def test_counters_restarted_by_lost_data_start_a_later_epoch(redis_server, config):
