@@ -6,13 +6,17 @@ benchmark does (botify never does). Parts:
 
 - ``ab``: per world, day 1 (random / sticky_artist, ``--day1`` sessions), train the lists,
   day 2 with every arm (``--day2`` sessions): each arm's session time, its share of the
-  oracle's on the same sessions, and the same arms served the ceiling lists (nearest tracks
-  by the hidden embeddings, one per artist, 50 per track).
+  oracle's on the same sessions, the same arms served the zero-log prior (each track's list
+  the artists of its genre label: what the catalog alone gives) and, with ``--ceiling``,
+  the ceiling lists (nearest tracks by the hidden embeddings, one per artist, 50 per
+  track); and the off-policy estimate, from day 1's answers, of contextual's listen time
+  per recommendation with the trained lists, beside what it got online on day 2.
 - ``loop``: day 1 as above, then ``--days`` - 1 days served by ``--loop-arm``, each night
   retrained on all logs so far, then an A/B day of every arm: the learning curve and each
   arm's share of the oracle after the last night.
-- ``models``: candidate models trained on the same day-1 logs (the product's affinity, genre
-  and co-occurrence models, plus implicit ALS and gensim item2vec here), their offline AUC on
+- ``models``: candidate models trained on the same day-1 logs (the product's learned,
+  affinity, genre and co-occurrence models, plus implicit ALS and gensim item2vec here, on
+  ``--models-world``), their offline AUC on
   held-out day-1 sessions and their online session time: does the offline metric rank them
   as the A/B does?
 
@@ -66,6 +70,23 @@ WORLDS = {
     "labels-noise0.5": {"seed": 25, "genre_label_noise": 0.5},
     "labels-noise1.0": {"seed": 27, "genre_label_noise": 1.0},
 }
+
+
+def label_prior_lists(catalog, k: int = K, per_artist: int = PER_ARTIST, seed: int = 0):
+    """The zero-log prior: what the catalog alone suggests, each track's list the artists of
+    its genre label (in the hash order the product uses), one track each. The baseline that
+    tells how much of a trained list came from the logs."""
+    import scipy.sparse as sp
+
+    from botify.training.affinity import ArtistAffinity
+    from botify.training.diverse_lists import ranked_artists, track_lists
+
+    genre = catalog.artist_genre
+    n_genres, n_artists = int(genre.max()) + 1, genre.size
+    nothing = sp.csr_matrix((n_artists, n_artists))
+    same_genre = ArtistAffinity(genre, np.eye(n_genres), nothing, nothing, 1.0, 0.0)
+    ranked = ranked_artists(same_genre, k, seed)
+    return track_lists(ranked, catalog.track_artist, k, per_artist, seed)
 
 
 def world_params(world: dict) -> dict:
@@ -156,8 +177,39 @@ def ceiling_lists(world: Path, out: Path, k: int = K, per_artist: int = PER_ARTI
     return out
 
 
-def ab_part(root: Path, worlds: list[str], day1: int, day2: int, seed: int) -> list[dict]:
-    """Part ``ab``: one row per world and arm."""
+def off_policy_check(run: Path, world: Path, explore: float) -> dict:
+    """The off-policy estimate, from day 1's logged answers, of what the lists trained on
+    day 1 get as ``contextual``, beside what contextual got on day 2 online (mean listen
+    time per recommendation)."""
+    from botify.data.lists import load_lists
+    from botify.logs.reader import open_log
+    from botify.training.listens import sessions_listens
+    from botify.training.off_policy import estimate, logged_answers
+
+    with open_log(run / "logs") as log:
+        day2_start = log.row("SELECT min(timestamp) FROM events WHERE experiment = 'AB'")[0]
+        listens = sessions_listens(log)
+    starts = listens.session_starts()
+    day1 = listens.select_sessions(starts < day2_start)
+    catalog = load_catalog(world)
+    lists = load_lists(run / "contextual-day2.jsonl", catalog)
+    as_dict = {key: lists.get(key) for key in range(catalog.size)}
+    _, snips = estimate(logged_answers(day1), as_dict, catalog.size, explore)
+    sessions = pd.read_csv(run / "day2-sessions.csv")
+    experiment = Experiment("AB", ARMS)
+    arm = np.array([ARMS[experiment.treatment(int(u))] for u in sessions["user"]])
+    contextual = sessions[arm == "contextual"]
+    online = float(contextual["time"].sum() / contextual["tracks"].sum())
+    return {"snips": snips.value, "lower": snips.lower, "upper": snips.upper, "online": online}
+
+
+def ab_part(
+    root: Path, worlds: list[str], day1: int, day2: int, seed: int, ceiling: bool
+) -> list[dict]:
+    """Part ``ab``: one row per world and arm: the lists trained on day 1, the zero-log
+    prior's (``label_prior_lists``) and, with ``ceiling``, the hidden embeddings'."""
+    from botify.config import Config
+
     rows = []
     for world_name in worlds:
         params = WORLDS[world_name]
@@ -171,12 +223,19 @@ def ab_part(root: Path, worlds: list[str], day1: int, day2: int, seed: int) -> l
         world = base / "trained" / "world"
         oracle = oracle_sessions(world, seed, 2, day2, base / "oracle.csv")
         trained = arm_figures(base / "trained", 2, "AB", ARMS, oracle)
-        ceiling_file = ceiling_lists(world, base / "ceiling.jsonl")
-        days[1] = {"name": "AB", "sessions": day2, "arms": ARMS,
-                   "deploy": {"contextual": str(ceiling_file)}}  # fmt: skip
-        spec = write_spec(base / "ceiling-spec.toml", world_name, seed, params, days)
-        run_spec(spec, base / "ceiling")
-        ceiling = arm_figures(base / "ceiling", 2, "AB", ARMS, oracle)
+        ope = off_policy_check(base / "trained", world, Config.explore)
+        others = {}
+        prior_file = base / "prior.jsonl"
+        write_lists(label_prior_lists(load_catalog(world)), prior_file)
+        variants = {"prior": prior_file}
+        if ceiling:
+            variants["ceiling"] = ceiling_lists(world, base / "ceiling.jsonl")
+        for variant, lists_file in variants.items():
+            days[1] = {"name": "AB", "sessions": day2, "arms": ARMS,
+                       "deploy": {"contextual": str(lists_file)}}  # fmt: skip
+            spec = write_spec(base / f"{variant}-spec.toml", world_name, seed, params, days)
+            run_spec(spec, base / variant)
+            others[variant] = arm_figures(base / variant, 2, "AB", ARMS, oracle)
         for arm, figures in trained.items():
             rows.append(
                 {
@@ -185,8 +244,10 @@ def ab_part(root: Path, worlds: list[str], day1: int, day2: int, seed: int) -> l
                     "sessions": figures["sessions"],
                     "time": figures["time"],
                     "oracle_share": figures["time"] / figures["oracle"],
-                    "ceiling_time": ceiling[arm]["time"],
+                    "prior_time": others["prior"][arm]["time"],
+                    "ceiling_time": others["ceiling"][arm]["time"] if ceiling else np.nan,
                     "run_s": seconds,
+                    "ope": ope,
                 }
             )
         print_ab(rows)
@@ -196,25 +257,27 @@ def ab_part(root: Path, worlds: list[str], day1: int, day2: int, seed: int) -> l
 def print_ab(rows: list[dict]) -> None:
     """The part ``ab`` table, and the issue's targets per world."""
     frame = pd.DataFrame(rows)
-    print("\n| world | arm | sessions | session time | share of oracle | with ceiling lists |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("\n| world | arm | sessions | session time | share of oracle | zero-log prior "
+          "| ceiling lists |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|")
     for _, r in frame.iterrows():
         print(
             f"| {r['world']} | {r['arm']} | {r['sessions']} | {r['time']:.2f} "
-            f"| {r['oracle_share']:.1%} | {r['ceiling_time']:.2f} |"
+            f"| {r['oracle_share']:.1%} | {r['prior_time']:.2f} | {r['ceiling_time']:.2f} |"
         )
-    print("\n| world | best trained arm | × max(random, sticky) | contextual vs sticky "
-          "| best anchor vs sticky |")  # fmt: skip
-    print("|---|---|---:|---:|---:|")
+    print("\n| world | best trained arm | × its zero-log prior | × max(random, sticky) "
+          "| off-policy estimate, contextual (95% CI) | online, day 2 |")  # fmt: skip
+    print("|---|---|---:|---:|---|---:|")
     for world, group in frame.groupby("world", sort=False):
         time_of = group.set_index("arm")["time"]
+        prior_of = group.set_index("arm")["prior_time"]
         best = time_of[list(TRAINED)].idxmax()
         baseline = max(time_of["random"], time_of["sticky_artist"])
-        anchors = time_of[["anchor", "anchor_fresh", "anchor_session"]].max()
+        ope = group["ope"].iloc[0]
         print(
-            f"| {world} | {best} {time_of[best]:.2f} | {time_of[best] / baseline:.1f} "
-            f"| {time_of['contextual'] / time_of['sticky_artist'] - 1:+.0%} "
-            f"| {anchors / time_of['sticky_artist'] - 1:+.0%} |"
+            f"| {world} | {best} {time_of[best]:.2f} | {time_of[best] / prior_of[best]:.1f} "
+            f"| {time_of[best] / baseline:.1f} | {ope['snips']:.3f} "
+            f"[{ope['lower']:.3f}, {ope['upper']:.3f}] | {ope['online']:.3f} |"
         )
 
 
@@ -313,11 +376,11 @@ def vector_model(vectors: np.ndarray, catalog):
     return score, lists
 
 
-def models_part(root: Path, day1: int, day2: int, seed: int) -> list[dict]:
+def models_part(root: Path, day1: int, day2: int, seed: int, world_name: str) -> list[dict]:
     """Part ``models``: offline AUC and online session time of each candidate model."""
     base = root / "models"
     day_one = [{"name": "DAY1", "sessions": day1, "arms": {"C": "random", "T1": "sticky_artist"}}]
-    spec = write_spec(base / "day1.toml", "day1", seed, WORLDS["demo"], day_one)
+    spec = write_spec(base / "day1.toml", "day1", seed, WORLDS[world_name], day_one)
     run_spec(spec, base / "day1")
     world, logs = base / "day1" / "world", base / "day1" / "logs"
     catalog = load_catalog(world)
@@ -336,7 +399,7 @@ def models_part(root: Path, day1: int, day2: int, seed: int) -> list[dict]:
 
     arms = {"C": "contextual", "T1": "anchor_fresh"}
     rows = []
-    for name in ("affinity", "genre", "cooccurrence", "als", "item2vec"):
+    for name in ("learned", "affinity", "genre", "cooccurrence", "als", "item2vec"):
         score, lists = build(name, train)
         offline = evaluate(score, lists(K, PER_ARTIST, seed), cases, pairs, catalog.size)
         _, full_lists = build(name, listens)
@@ -344,7 +407,7 @@ def models_part(root: Path, day1: int, day2: int, seed: int) -> list[dict]:
         write_lists(full_lists(K, PER_ARTIST, seed), lists_file)
         days = [*day_one, {"name": "AB", "sessions": day2, "arms": arms,
                            "deploy": {"contextual": str(lists_file)}}]  # fmt: skip
-        spec = write_spec(base / f"{name}.toml", name, seed, WORLDS["demo"], days)
+        spec = write_spec(base / f"{name}.toml", name, seed, WORLDS[world_name], days)
         run_spec(spec, base / name)
         sessions = pd.read_csv(base / name / "day2-sessions.csv")
         experiment = Experiment("AB", arms)
@@ -377,7 +440,11 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=5000, help="part loop's sessions a day")
     parser.add_argument("--loop-arm", default="anchor_session")
     parser.add_argument("--loop-world", default="demo", choices=list(WORLDS))
+    parser.add_argument("--models-world", default="demo", choices=list(WORLDS))
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--ceiling", action="store_true", help="part ab: also serve the hidden embeddings' lists"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-output/learning"))
     args = parser.parse_args()
     # Specs name their list files by absolute path (a spec's paths start at its folder).
@@ -385,12 +452,14 @@ def main() -> None:
     results = {}
     if args.part in ("ab", "all"):
         worlds = args.worlds.split(",")
-        results["ab"] = ab_part(args.out, worlds, args.day1, args.day2, args.seed)
+        results["ab"] = ab_part(args.out, worlds, args.day1, args.day2, args.seed, args.ceiling)
     if args.part in ("loop", "all"):
         results["loop"] = loop_part(args.out, args.loop_world, args.days, args.day1,
                                     args.per_day, args.loop_arm, args.seed)  # fmt: skip
     if args.part in ("models", "all"):
-        results["models"] = models_part(args.out, args.day1, args.day2, args.seed)
+        results["models"] = models_part(
+            args.out, args.day1, args.day2, args.seed, args.models_world
+        )
     (args.out / f"results-{args.part}.json").write_text(json.dumps(results, indent=2) + "\n")
 
 

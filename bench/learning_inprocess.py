@@ -12,8 +12,9 @@ leaves out of the service: the favourite-artist fallback (a random track instead
 ``anchor_session``. So it tracks the HTTP loop's anchor_fresh, not its best arm; the
 README shows both where both ran.
 
-Per world it prints the session time of each day, the zero-log prior's (lists trained on no
-logs, served on day 2), and the oracle's on the last day's sessions. The oracle and the
+Per world it prints the session time of each day, the zero-log prior's (each track's list
+the artists of its catalog genre, ``learning.label_prior_lists``, served on day 2), and the
+oracle's on the last day's sessions. The oracle and the
 genre labels' truth come from the simulator's hidden world, which only this benchmark
 reads; no model parameter is tuned on them.
 
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from learning import WORLDS, world_params
+from learning import WORLDS, label_prior_lists, world_params
 
 from botify.data.catalog import build_catalog
 from botify.training.listens import Listens
@@ -175,9 +176,7 @@ def run_world(name: str, args: argparse.Namespace) -> dict:
     listens, totals, _ = play_day(world, seed, 1, args.per_day, None, args.explore)
     days.append(listens)
     curve.append(float(totals.mean()))
-    empty = Listens(*(np.empty(0, dtype=np.int64),) * 2, np.empty(0), np.empty(0, np.int64))
-    prior_lists = fit_model(args.model, empty, catalog).lists(K, PER_ARTIST, 0)
-    _, prior, _ = play_day(world, seed, 2, args.per_day, prior_lists, args.explore)
+    _, prior, _ = play_day(world, seed, 2, args.per_day, label_prior_lists(catalog), args.explore)
     oracle = np.nan
     for day in range(2, args.days + 2):
         started = time.perf_counter()

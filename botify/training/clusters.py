@@ -152,40 +152,6 @@ def _lloyd(
     return cluster, float(cost[rows, cluster].sum())
 
 
-@dataclass(frozen=True)
-class LearnedClusters:
-    """Each artist's cluster, whether behaviour placed it (``evidenced``: the logs hold
-    pairs of it) or only its label did, and ``label_trust``: how far the labels agree with
-    behaviour where behaviour decided (chance-corrected agreement, 0 for labels no better
-    than random, 1 for labels behaviour always confirms)."""
-
-    cluster: np.ndarray
-    evidenced: np.ndarray
-    label_trust: float
-
-
-def label_trust(cluster: np.ndarray, labels: np.ndarray, evidenced: np.ndarray) -> float:
-    """The chance-corrected share of evidenced artists whose cluster is their label (1
-    when there is no evidence to say otherwise)."""
-    if not evidenced.any():
-        return 1.0
-    k = int(labels.max(initial=0)) + 1
-    agree = float((cluster[evidenced] == labels[evidenced]).mean())
-    chance = 1.0 / k
-    return 1.0 if k == 1 else min(1.0, max(0.0, (agree - chance) / (1.0 - chance)))
-
-
-def learn_artist_clusters(
-    feedback: ArtistPairs, organic: ArtistPairs, labels: np.ndarray
-) -> LearnedClusters:
-    """``learn_clusters``, with which artists behaviour placed and how far labels hold."""
-    cluster = learn_clusters(feedback, organic, labels)
-    evidenced = np.zeros(labels.size, dtype=bool)
-    evidenced[feedback.left] = True
-    evidenced[organic.left] = True
-    return LearnedClusters(cluster, evidenced, label_trust(cluster, labels, evidenced))
-
-
 def learn_clusters(
     feedback: ArtistPairs,
     organic: ArtistPairs,

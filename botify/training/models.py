@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from botify.config import Config
 from botify.data.catalog import Catalog
 from botify.training.affinity import ArtistAffinity, fit_affinity, with_genre_artist_level
-from botify.training.clusters import LearnedClusters, artist_pairs, learn_artist_clusters
+from botify.training.clusters import artist_pairs, learn_clusters
 from botify.training.cooccurrence import cooccurrence_lists, fit_cooccurrence
 from botify.training.diverse_lists import preferred_tracks, ranked_artists, track_lists
 from botify.training.feedback import feedback_from_listens, first_track_pairs
@@ -77,8 +77,8 @@ def _learned(listens: Listens, catalog: Catalog, good_time: float) -> FittedMode
     other = left != right
     ones = np.ones(int(other.sum()))
     organic = artist_pairs(left[other], right[other], ones, ones, n)
-    learned = learn_artist_clusters(listened, organic, catalog.artist_genre)
-    affinity = labelled_apart(fit_affinity(feedback, artist, learned.cluster), learned)
+    clusters = learn_clusters(listened, organic, catalog.artist_genre)
+    affinity = fit_affinity(feedback, artist, clusters)
     affinity = with_genre_artist_level(affinity, feedback, artist)
     preferred = preferred_tracks(
         feedback.track,
@@ -89,25 +89,6 @@ def _learned(listens: Listens, catalog: Catalog, good_time: float) -> FittedMode
         affinity.artist_strength,
     )
     return _affinity_model(affinity, catalog, preferred)
-
-
-def labelled_apart(affinity: ArtistAffinity, learned: LearnedClusters) -> ArtistAffinity:
-    """``affinity`` whose artists placed by their label alone form clusters of their own,
-    after every evidenced artist of the same cluster.
-
-    An artist with no pair in the logs sits in its catalog genre, which is right only as
-    often as labels are (``label_trust``); as a recommendation its expected listen time is
-    its cluster pair's mean shrunk that far towards the overall mean. So lists name the
-    artists behaviour placed in a cluster before those only the catalog put there, and on a
-    catalog whose labels say nothing, none of the latter before any evidenced artist.
-    """
-    k = affinity.genre_mean.shape[0]
-    mean, trust = affinity.mean, learned.label_trust
-    guessed = mean + (affinity.genre_mean - mean) * trust
-    # Rows: a key artist's list depends on its cluster only; columns: evidenced, guessed.
-    genre_mean = np.tile(np.concatenate([affinity.genre_mean, guessed], axis=1), (2, 1))
-    group = learned.cluster + k * (~learned.evidenced)
-    return dataclasses.replace(affinity, genre_of_artist=group, genre_mean=genre_mean)
 
 
 def _genre_pairs(listens: Listens, catalog: Catalog, good_time: float) -> FittedModel:
