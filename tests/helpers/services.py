@@ -15,13 +15,15 @@ from botify.serving.service_process import ServiceProcess
 @pytest.fixture
 def start_service(tmp_path: Path, world_dir: Path) -> Iterator[Callable[..., ServiceProcess]]:
     """Start ``botify serve`` on the tiny world (logs in ``tmp_path/logs``, output in
-    ``tmp_path/service.out``); every service started is stopped at teardown."""
+    ``tmp_path/service.out``); every service started is stopped at teardown. Exploration is
+    off unless ``env`` says otherwise, so that answers are the recommenders' own."""
     started: list[ServiceProcess] = []
     output = open(tmp_path / "service.out", "ab")  # noqa: SIM115 - closed at teardown
 
     def start(workers: int = 2, env: dict[str, str] | None = None) -> ServiceProcess:
+        settings = {"BOTIFY_EXPLORE": "0", **(env or {})}
         process = ServiceProcess(
-            world_dir, tmp_path / "logs", tmp_path / "redis", workers=workers, env=env
+            world_dir, tmp_path / "logs", tmp_path / "redis", workers=workers, env=settings
         )
         started.append(process)
         return process.start(output=output)
