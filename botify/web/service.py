@@ -23,7 +23,13 @@ from botify.recommenders.baselines import RandomRecommender
 from botify.recommenders.registry import build_recommenders
 from botify.recommenders.rng import request_rng
 from botify.rollout.experiments import Experiment, assignments
-from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller, ServedExperiments
+from botify.rollout.follow import (
+    ActiveExperiment,
+    ControlPlane,
+    DeployedLists,
+    Poller,
+    ServedExperiments,
+)
 from botify.state.store import UserState, UserStateStore
 
 log = logging.getLogger(__name__)
@@ -40,9 +46,13 @@ class Service:
     client: redis.Redis
     lists: dict[str, DeployedLists]
     event_log: EventLog
+    # The durable record's reader that ``lists`` share (one made here when None).
+    control: ControlPlane | None = None
 
     def __post_init__(self) -> None:
-        self.active_experiment = ActiveExperiment(self.client, self.config)
+        if self.control is None:
+            self.control = ControlPlane(self.client, self.config)
+        self.active_experiment = ActiveExperiment(self.client, self.config, self.control)
         served = ServedExperiments(self.client, self.config)
         watched = [*self.lists.values(), self.active_experiment, served]
         for setting in watched:
@@ -185,7 +195,8 @@ class Service:
             except redis.RedisError as e:
                 redis_status = f"the state script fails: {e}"
         log_status = self.event_log.check() or "ok"
-        disagreements = [
+        disagreements = [self.control.problem] if self.control.problem else []
+        disagreements += [
             setting.disagreement
             for setting in [*self.lists.values(), self.active_experiment]
             if setting.disagreement
@@ -197,7 +208,8 @@ class Service:
             "log": log_status,
             "tracks": self.catalog.size,
             "experiment": self.active.name,
-            # Redis and the durable record disagree: served from the record, said here.
+            # The durable record is corrupt, or Redis and the record disagree: served from
+            # the record (or its last good copy), said here.
             "control": "; ".join(disagreements) or "ok",
             "recommendations": {kind: lists.version for kind, lists in self.lists.items()},
         }
