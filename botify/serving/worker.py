@@ -9,8 +9,8 @@ each request into a buffer without blocking, and a thread gets the connection on
 the head and its whole body (by Content-Length, or chunked up to the last chunk, checked by
 gunicorn's own parser so that the two agree on what is whole and what is malformed) are
 there: a stalled client costs a descriptor and a buffer, not a thread. A 100-continue under
-HTTP/1.0 is ignored, as gunicorn ignores it: its body is awaited like any other. A request that has not
-arrived whole within ``REQUEST_READ_TIMEOUT_S`` of its connection becoming readable is
+HTTP/1.0 is ignored, as gunicorn ignores it: its body is awaited like any other. A request
+that has not arrived whole within ``REQUEST_READ_TIMEOUT_S`` of its connection becoming readable is
 dropped (closed without an answer).
 
 Readiness: a forked worker (a respawn after a crash, ``SIGHUP``) brings the deployed lists
@@ -18,6 +18,10 @@ and the active experiment up to date *before* it listens. With ``reuse_port`` ev
 binds a listening socket of its own, created by the arbiter before the worker's code runs;
 the worker closes it at once (``post_fork``) and binds again when ready, so the kernel does
 not queue connections on a worker that would answer them with stale or missing lists.
+
+A worker out of descriptors (``accept`` failing with EMFILE, ENFILE, ENOBUFS or ENOMEM)
+stops accepting for ``ACCEPT_BACKOFF_S`` and then tries again, logging it at most every
+``LOG_EVERY_S``: gthread would die, cutting every client it holds.
 
 Errors that gunicorn answers itself (a request line or headers too long, a bad header or
 chunk size) are sent as the API's ``{"message": ...}`` JSON instead of an HTML page.
@@ -29,6 +33,7 @@ import contextlib
 import errno
 import html
 import json
+import math
 import re
 import selectors
 import time
@@ -47,6 +52,11 @@ REQUEST_READ_TIMEOUT_S = 10.0
 # head over gunicorn's limits (414, 431) and the app a body over its own (413).
 MAX_BUFFERED_BYTES = 1024 * 1024
 RECV_BYTES = 64 * 1024
+# accept() failing for want of descriptors or memory stops accepting this long; the event
+# loop ticks every second, so this is also the granularity of the retry.
+ACCEPT_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+ACCEPT_BACKOFF_S = 1.0
+LOG_EVERY_S = 10.0
 # gunicorn's defaults, for checking a buffer outside a worker (tests).
 DEFAULT_CONFIG = Config()
 
@@ -166,7 +176,12 @@ class _Captured:
 
 
 class BotifyWorker(ThreadWorker):
-    """gthread with whole requests, readiness before listening, JSON error pages."""
+    """gthread with whole requests, readiness before listening, JSON error pages, and
+    accept paused (not the worker dead) when descriptors run out."""
+
+    # When accepting may resume, and when a pause was last logged (monotonic seconds).
+    _accept_paused_until = 0.0
+    _accept_paused_logged = -math.inf
 
     def run(self) -> None:
         """Get ready (deployed lists, active experiment), then listen and serve."""
@@ -175,12 +190,36 @@ class BotifyWorker(ThreadWorker):
             self.sockets = sock.create_sockets(self.cfg, self.log)
         super().run()
 
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """gthread's switch of its listeners, held off while an accept backoff lasts
+        (the event loop asks to enable them again on every tick)."""
+        if enabled and time.monotonic() < self._accept_paused_until:
+            return
+        super().set_accept_enabled(enabled)
+
+    def _pause_accepting(self, error: OSError) -> None:
+        """Out of descriptors or memory: stop accepting for ``ACCEPT_BACKOFF_S`` (new
+        connections wait in the listen backlog) instead of dying with every open client."""
+        now = time.monotonic()
+        if now - self._accept_paused_logged >= LOG_EVERY_S:
+            self.log.warning(
+                "cannot accept connections (%s): pausing accept for %.1f s; open connections "
+                "are served",
+                error.strerror,
+                ACCEPT_BACKOFF_S,
+            )
+            self._accept_paused_logged = now
+        self._accept_paused_until = now + ACCEPT_BACKOFF_S
+        self.set_accept_enabled(False)
+
     def accept(self, listener) -> None:
         """Accept a connection and wait, in the event loop, for its first request."""
         try:
             client, address = listener.accept()
         except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+            if e.errno in ACCEPT_RESOURCE_ERRORS:
+                self._pause_accepting(e)
+            elif e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
             return
         self.nr_conns += 1
