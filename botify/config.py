@@ -107,6 +107,8 @@ VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "deploy_check_s": ("BOTIFY_DEPLOY_CHECK_S", _number(float, 0.01, 3600)),
     "log_memory_gb": ("BOTIFY_LOG_MEMORY_GB", _number(float, 0.01, 1024 * 1024)),
     "log_threads": ("BOTIFY_LOG_THREADS", _number(int, 0, 4096)),
+    "plugin_timeout_s": ("BOTIFY_PLUGIN_TIMEOUT_S", _number(float, 0.001, 60)),
+    "worker_max_rss_mb": ("BOTIFY_WORKER_MAX_RSS_MB", _number(int, 64, 1024 * 1024)),
 }
 
 
@@ -149,6 +151,11 @@ class Config:
     # temporary directory, and its threads (0: one per core).
     log_memory_gb: float = 2.0
     log_threads: int = 0
+    # A plugin recommender's time budget per call; past it the request gets a fallback.
+    plugin_timeout_s: float = 0.5
+    # A worker whose resident memory grows past this (a leaking plugin) finishes its
+    # requests and is replaced by a fresh one.
+    worker_max_rss_mb: int = 2048
 
     @classmethod
     def from_env(cls) -> Config:

@@ -184,11 +184,18 @@ class BotifyWorker(ThreadWorker):
     _accept_paused_logged = -math.inf
 
     def run(self) -> None:
-        """Get ready (deployed lists, active experiment), then listen and serve."""
-        self.wsgi.extensions["botify"].get_ready()
+        """Get ready (deployed lists, active experiment), then listen and serve; past its
+        memory limit, finish the requests and exit (the arbiter starts a fresh worker)."""
+        service = self.wsgi.extensions["botify"]
+        service.memory.on_exceeded = self._retire
+        service.get_ready()
         if self.cfg.reuse_port and not self.sockets:
             self.sockets = sock.create_sockets(self.cfg, self.log)
         super().run()
+
+    def _retire(self) -> None:
+        # gthread's loop stops at its next tick (within a second) and shuts down gracefully.
+        self.alive = False
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """gthread's switch of its listeners, held off while an accept backoff lasts
@@ -196,6 +203,13 @@ class BotifyWorker(ThreadWorker):
         if enabled and time.monotonic() < self._accept_paused_until:
             return
         super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            # Stopping (retired, SIGTERM, SIGHUP): close the listeners at once. With
+            # reuse_port the kernel would otherwise keep queueing new connections on them
+            # for the whole graceful shutdown, and reset them at its end; closed, the
+            # connections go to the other workers' sockets.
+            for listener in self.sockets:
+                listener.close()
 
     def _pause_accepting(self, error: OSError) -> None:
         """Out of descriptors or memory: stop accepting for ``ACCEPT_BACKOFF_S`` (new

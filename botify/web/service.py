@@ -31,6 +31,7 @@ from botify.rollout.follow import (
     ServedExperiments,
 )
 from botify.state.store import UserState, UserStateStore
+from botify.web.memory import MemoryGuard
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,9 @@ class Service:
         watched = [*self.lists.values(), self.active_experiment, served]
         for setting in watched:
             setting.refresh()
-        self.poller = Poller(self.config.deploy_check_s, watched)
+        # Measured from the worker's poller on, not in the process that builds the app.
+        self.memory = MemoryGuard(self.config.worker_max_rss_mb)
+        self.poller = Poller(self.config.deploy_check_s, [*watched, self.memory])
         self.store = UserStateStore(self.client, self.config)
         self.recommenders = build_recommenders(
             self.catalog, {kind: lists.current for kind, lists in self.lists.items()}, self.config
@@ -183,7 +186,8 @@ class Service:
 
     def health(self) -> tuple[bool, dict]:
         """Whether Redis answers and runs the state script (a Redis refusing writes answers
-        PING), and the event log can be written; and the body of ``/health``."""
+        PING), the event log can be written and the worker is within its memory limit; and
+        the body of ``/health``."""
         try:
             self.client.ping()
         except redis.RedisError as e:
@@ -201,7 +205,8 @@ class Service:
             for setting in [*self.lists.values(), self.active_experiment]
             if setting.disagreement
         ]
-        ok = redis_status == "ok" and log_status == "ok"
+        memory_status = self.memory.status()
+        ok = redis_status == "ok" and log_status == "ok" and memory_status == "ok"
         return ok, {
             "status": "ok" if ok else "degraded",
             "redis": redis_status,
@@ -212,4 +217,5 @@ class Service:
             # the record (or its last good copy), said here.
             "control": "; ".join(disagreements) or "ok",
             "recommendations": {kind: lists.version for kind, lists in self.lists.items()},
+            "memory": memory_status,
         }

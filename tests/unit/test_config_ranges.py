@@ -26,6 +26,8 @@ BAD_VALUES = {
     "BOTIFY_DEPLOY_CHECK_S": ["-1", "0", "nan", "inf", "1s"],
     "BOTIFY_LOG_MEMORY_GB": ["0", "-2", "nan", "inf"],
     "BOTIFY_LOG_THREADS": ["-1", "1.5", "100000"],
+    "BOTIFY_PLUGIN_TIMEOUT_S": ["0", "-1", "nan", "inf", "61"],
+    "BOTIFY_WORKER_MAX_RSS_MB": ["0", "63", "1e3", "big"],
 }
 # Values at the edge of each range that must still be accepted.
 GOOD_VALUES = {
