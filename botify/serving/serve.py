@@ -10,6 +10,7 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from botify.config import Config
+from botify.serving.arbiter import BotifyArbiter
 from botify.serving.redis_server import RedisServer
 from botify.serving.worker import post_fork
 
@@ -29,6 +30,10 @@ class GunicornApp(BaseApplication):
         from botify.web import create_app
 
         return create_app()
+
+    def run(self) -> None:
+        """Serve under ``BotifyArbiter`` (hot reload without a moment of no listener)."""
+        BotifyArbiter(self).run()
 
 
 def gunicorn_options(host: str, port: int, workers: int) -> dict:

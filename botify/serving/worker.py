@@ -56,6 +56,8 @@ RECV_BYTES = 64 * 1024
 # loop ticks every second, so this is also the granularity of the retry.
 ACCEPT_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 ACCEPT_BACKOFF_S = 1.0
+# A stopping worker closes a connection that has sent nothing for this long.
+IDLE_AT_STOP_S = 1.0
 LOG_EVERY_S = 10.0
 # gunicorn's defaults, for checking a buffer outside a worker (tests).
 DEFAULT_CONFIG = Config()
@@ -204,11 +206,16 @@ class BotifyWorker(ThreadWorker):
             return
         super().set_accept_enabled(enabled)
         if not enabled and not self.alive:
-            # Stopping (retired, SIGTERM, SIGHUP): close the listeners at once. With
-            # reuse_port the kernel would otherwise keep queueing new connections on them
-            # for the whole graceful shutdown, and reset them at its end; closed, the
-            # connections go to the other workers' sockets.
+            # Stopping (retired, SIGTERM, SIGHUP): take what is already queued on the
+            # listeners, then close them at once. With reuse_port the kernel would
+            # otherwise keep queueing new connections on them for the whole graceful
+            # shutdown and reset them at its end; closed, new connections go to the other
+            # workers' sockets, and the ones taken here are answered.
             for listener in self.sockets:
+                listener.setblocking(False)
+                with contextlib.suppress(OSError):
+                    while not self._accept_paused_until > time.monotonic():
+                        self.accept(listener, raise_when_empty=True)
                 listener.close()
 
     def _pause_accepting(self, error: OSError) -> None:
@@ -226,14 +233,19 @@ class BotifyWorker(ThreadWorker):
         self._accept_paused_until = now + ACCEPT_BACKOFF_S
         self.set_accept_enabled(False)
 
-    def accept(self, listener) -> None:
-        """Accept a connection and wait, in the event loop, for its first request."""
+    def accept(self, listener, raise_when_empty: bool = False) -> None:
+        """Accept a connection and wait, in the event loop, for its first request
+        (``raise_when_empty``: ``BlockingIOError`` when none is queued)."""
         try:
             client, address = listener.accept()
+        except BlockingIOError:
+            if raise_when_empty:
+                raise
+            return
         except OSError as e:
             if e.errno in ACCEPT_RESOURCE_ERRORS:
                 self._pause_accepting(e)
-            elif e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+            elif e.errno != errno.ECONNABORTED:
                 raise
             return
         self.nr_conns += 1
@@ -336,7 +348,10 @@ class BotifyWorker(ThreadWorker):
         """Drop requests that did not arrive in time; once stopping, idle connections too."""
         super().murder_pending()
         if not self.alive:
-            for conn in [c for c in self.pending_conns if not c.buffer]:
+            # Idle for a while: a connection just taken from the listen queue has its
+            # request on the way.
+            idle_since = time.monotonic() + REQUEST_READ_TIMEOUT_S - IDLE_AT_STOP_S
+            for conn in [c for c in self.pending_conns if not c.buffer and c.timeout < idle_since]:
                 self.pending_conns.remove(conn)
                 self.poller.unregister(conn.sock)
                 self.nr_conns -= 1
