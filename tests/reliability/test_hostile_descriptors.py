@@ -9,22 +9,13 @@ import resource
 import select
 import socket
 import time
-from pathlib import Path
 
 import pytest
+from traffic import workers_of
 
 pytestmark = pytest.mark.integration
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def worker_pids(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [
-        int(pid)
-        for pid in children
-        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
 
 
 def answered(s: socket.socket) -> bool:
@@ -43,7 +34,7 @@ def answered(s: socket.socket) -> bool:
 
 def test_a_worker_out_of_descriptors_pauses_accept_and_keeps_its_clients(start_service):
     service = start_service(workers=1)
-    (worker,) = worker_pids(service.process.pid)
+    (worker,) = workers_of(service.process.pid)
     open_now = len(os.listdir(f"/proc/{worker}/fd"))
     limits = resource.prlimit(worker, resource.RLIMIT_NOFILE)
     resource.prlimit(worker, resource.RLIMIT_NOFILE, (open_now + 12, limits[1]))
@@ -58,7 +49,7 @@ def test_a_worker_out_of_descriptors_pauses_accept_and_keeps_its_clients(start_s
         served_first = [s for s in readable if answered(s)]
         assert 0 < len(served_first) < len(clients)
         time.sleep(2.5)  # several accept attempts hit EMFILE meanwhile
-        assert worker_pids(service.process.pid) == [worker]
+        assert workers_of(service.process.pid) == {worker}
         # The clients it holds are still served on their connections.
         for s in served_first:
             s.sendall(REQUEST)
@@ -69,7 +60,7 @@ def test_a_worker_out_of_descriptors_pauses_accept_and_keeps_its_clients(start_s
             s.settimeout(10)
         waiting = [s for s in clients if s not in served_first]
         assert all(answered(s) for s in waiting)
-        assert worker_pids(service.process.pid) == [worker]
+        assert workers_of(service.process.pid) == {worker}
     finally:
         for s in clients:
             s.close()

@@ -14,6 +14,7 @@ import time
 
 import pytest
 import requests
+from traffic import exchange
 
 pytestmark = pytest.mark.integration
 
@@ -22,17 +23,6 @@ CHUNKED_HEAD = (
     b"POST /next/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
     b"Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
 )
-
-
-def exchange(port: int, data: bytes) -> tuple[int, bytes]:
-    """Send ``data`` on a new connection; the status and body of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
-        s.sendall(data)
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body
 
 
 def test_http_1_0_heads_expecting_100_continue_do_not_block_others(start_service):
@@ -73,7 +63,7 @@ def test_chunk_sizes_with_whitespace_are_400(start_service):
     for size in [b" 19", b"19 ", b"19\t", b"\t19", b" 19 ", b"1 9"]:
         request = CHUNKED_HEAD + size + b"\r\n" + BODY + b"\r\n0\r\n\r\n"
 
-        status, answer = exchange(service.port, request)
+        status, _, answer = exchange(service.port, request)
 
         assert status == 400 and set(json.loads(answer)) == {"message"}, size
 
@@ -110,7 +100,7 @@ def test_malformed_chunked_bodies_are_never_a_500(start_service):
     statuses = {}
     for body in malformed_chunked_bodies(120):
         try:
-            status, _ = exchange(service.port, CHUNKED_HEAD + body)
+            status, _, _ = exchange(service.port, CHUNKED_HEAD + body)
         except (TimeoutError, IndexError, ConnectionError):
             status = "no answer"  # a body that lies about its size may wait to be dropped
         statuses[body] = status

@@ -7,26 +7,17 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
+from traffic import workers_of
 
 pytestmark = pytest.mark.integration
 
 
-def worker_pids(master: int) -> set[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return {
-        int(pid)
-        for pid in children
-        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    }
-
-
 def test_sighup_under_load_refuses_no_connection(start_service):
     service = start_service(workers=2)
-    before = worker_pids(service.process.pid)
+    before = workers_of(service.process.pid)
     stop = threading.Event()
     outcomes: list[object] = []
 
@@ -50,7 +41,7 @@ def test_sighup_under_load_refuses_no_connection(start_service):
         time.sleep(1.0)
         os.kill(service.process.pid, signal.SIGHUP)
         deadline = time.monotonic() + 30
-        while worker_pids(service.process.pid) & before and time.monotonic() < deadline:
+        while workers_of(service.process.pid) & before and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(1.0)
     finally:
@@ -58,7 +49,7 @@ def test_sighup_under_load_refuses_no_connection(start_service):
         for thread in threads:
             thread.join(timeout=15)
 
-    after = worker_pids(service.process.pid)
+    after = workers_of(service.process.pid)
     assert len(after) == 2 and not after & before  # every worker was replaced
     refused = [o for o in outcomes if not isinstance(o, int)]
     assert not refused, refused[:3]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from traffic import Traffic
+from traffic import Traffic, workers_of
 from worlds import tiny_tracks, write_jsonl
 
 from botify.cli import main
@@ -38,16 +38,6 @@ def write_lists(path: Path, tracks: int, seed: int) -> Path:
         {"track": t, "recommendations": rng.sample(range(tracks), 50)} for t in range(tracks)
     ]
     return write_jsonl(path, records)
-
-
-def workers_of(master: int) -> set[int]:
-    """The gunicorn workers of ``botify serve`` (its other child is the embedded Redis)."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return {
-        int(pid)
-        for pid in children
-        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    }
 
 
 def wait_for(condition, within_s: float, what: str) -> None:
