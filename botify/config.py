@@ -8,6 +8,7 @@ the ``Config`` field's default: ``from_env`` falls back to it for an unset varia
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -83,46 +84,71 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("must be 1/true/yes or 0/false/no")
 
 
-def _number(kind: type, what: str) -> Callable[[str], object]:
+def _number(kind: type, low: float, high: float) -> Callable[[str], object]:
+    """A parser of an ``int`` or ``float`` setting that must lie in ``[low, high]``: a value
+    outside (a negative poll interval, a TTL of 0, NaN) is refused at start instead of
+    silently breaking the service later."""
+    what = "an integer" if kind is int else "a number"
+    bounds = f"[{kind(low)}, {kind(high)}]"
+
     def parse(raw: str) -> object:
         try:
-            return kind(raw)
+            value = kind(raw)
         except ValueError:
             raise ValueError(f"must be {what}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"must be {what} in {bounds}")
+        return value
 
     return parse
 
 
-def _share(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("must be a number") from None
-    if not 0.0 <= value < 1.0:
-        raise ValueError("must be in [0, 1)")
-    return value
+def _path(raw: str) -> Path:
+    # An empty value would silently mean the working directory.
+    if not raw.strip():
+        raise ValueError("must be a path, not empty")
+    return Path(raw)
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(REDIS_SCHEMES):
+        raise ValueError(f"must start with {', '.join(REDIS_SCHEMES)}")
+    return raw
 
 
 # Field → (variable, parser of its text). BOTIFY_EXPERIMENT is read apart: its default is
-# the first experiment of BOTIFY_EXPERIMENTS, whatever that is.
+# the first experiment of BOTIFY_EXPERIMENTS, whatever that is. Every parser refuses what
+# the service cannot run with.
 VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
-    "redis_url": ("BOTIFY_REDIS_URL", lambda raw: raw or None),
+    "redis_url": ("BOTIFY_REDIS_URL", _redis_url),
     "redis_cluster": ("BOTIFY_REDIS_CLUSTER", _parse_bool),
-    "redis_dir": ("BOTIFY_REDIS_DIR", Path),
-    "data_dir": ("BOTIFY_DATA_DIR", Path),
-    "log_dir": ("BOTIFY_LOG_DIR", Path),
+    "redis_dir": ("BOTIFY_REDIS_DIR", _path),
+    "data_dir": ("BOTIFY_DATA_DIR", _path),
+    "log_dir": ("BOTIFY_LOG_DIR", _path),
     "experiments": ("BOTIFY_EXPERIMENTS", _parse_experiments),
-    "seed": ("BOTIFY_SEED", _number(int, "an integer")),
-    "good_time": ("BOTIFY_GOOD_TIME", _number(float, "a number")),
-    "max_fails": ("BOTIFY_MAX_FAILS", _number(int, "an integer")),
-    "state_ttl_s": ("BOTIFY_STATE_TTL_S", _number(int, "an integer")),
-    "toppop_n": ("BOTIFY_TOPPOP_N", _number(int, "an integer")),
-    "explore": ("BOTIFY_EXPLORE", _share),
-    "log_max_bytes": ("BOTIFY_LOG_MAX_BYTES", _number(int, "an integer")),
-    "redis_timeout_s": ("BOTIFY_REDIS_TIMEOUT_S", _number(float, "a number")),
-    "deploy_check_s": ("BOTIFY_DEPLOY_CHECK_S", _number(float, "a number")),
-    "log_memory_gb": ("BOTIFY_LOG_MEMORY_GB", _number(float, "a number")),
-    "log_threads": ("BOTIFY_LOG_THREADS", _number(int, "an integer")),
+    "seed": ("BOTIFY_SEED", _number(int, 0, 2**63 - 1)),
+    # A listen's time is a fraction of the track.
+    "good_time": ("BOTIFY_GOOD_TIME", _number(float, 0, 1)),
+    "max_fails": ("BOTIFY_MAX_FAILS", _number(int, 1, 1000)),
+    # 0 would expire a user's state on every request; Redis takes up to ~2^63 ms.
+    "state_ttl_s": ("BOTIFY_STATE_TTL_S", _number(int, 1, 100 * 365 * 24 * 3600)),
+    "toppop_n": ("BOTIFY_TOPPOP_N", _number(int, 1, 2**31 - 1)),
+    # A share of answers: 1 would make every list-based answer random.
+    "explore": ("BOTIFY_EXPLORE", _number(float, 0, 1)),
+    # Below a few lines per segment, every event would start a file of its own.
+    "log_max_bytes": ("BOTIFY_LOG_MAX_BYTES", _number(int, 1000, 2**62)),
+    "redis_timeout_s": ("BOTIFY_REDIS_TIMEOUT_S", _number(float, 0.001, 3600)),
+    # 0 or less kills the workers' polling thread: deployments would never be served.
+    "deploy_check_s": ("BOTIFY_DEPLOY_CHECK_S", _number(float, 0.01, 3600)),
+    "log_memory_gb": ("BOTIFY_LOG_MEMORY_GB", _number(float, 0.01, 1024 * 1024)),
+    "log_threads": ("BOTIFY_LOG_THREADS", _number(int, 0, 4096)),
+    "plugin_timeout_s": ("BOTIFY_PLUGIN_TIMEOUT_S", _number(float, 0.001, 60)),
+    "worker_max_rss_mb": ("BOTIFY_WORKER_MAX_RSS_MB", _number(int, 64, 1024 * 1024)),
 }
 
 
@@ -168,6 +194,11 @@ class Config:
     # temporary directory, and its threads (0: one per core).
     log_memory_gb: float = 2.0
     log_threads: int = 0
+    # A plugin recommender's time budget per call; past it the request gets a fallback.
+    plugin_timeout_s: float = 0.5
+    # A worker whose resident memory grows past this (a leaking plugin) finishes its
+    # requests and is replaced by a fresh one.
+    worker_max_rss_mb: int = 2048
 
     @classmethod
     def from_env(cls) -> Config:

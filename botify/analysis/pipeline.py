@@ -50,6 +50,8 @@ class AbAnalysis:
     has_artists: bool
     pre_period: PrePeriod | None = None
     adjusted: pd.DataFrame | None = None  # CUPED rows, when there is a pre-period
+    # Paths named like a segment that are not regular files (links, directories, FIFOs).
+    skipped_files: int = 0
 
     @property
     def decisive(self) -> pd.DataFrame:
@@ -105,6 +107,7 @@ def analyze_experiment(
         files=log.read_stats.files,
         events=log.events,
         skipped_lines=log.read_stats.skipped_lines,
+        skipped_files=len(log.read_stats.skipped_files),
         invalid_events=log.invalid_events,
         events_outside=assignment.events_outside,
         users_with_conflicting_treatments=assignment.users_with_conflicting_treatments,

@@ -208,7 +208,13 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
         (
             f"Logs: {_count(analysis.events)} events from {_count(analysis.files)} files; "
             f"{_count(analysis.skipped_lines)} unreadable lines skipped (torn or malformed); "
-            f"{_count(analysis.invalid_events)} events missing required fields dropped; "
+            + (
+                f"{_count(analysis.skipped_files)} paths named like a log file skipped (not "
+                "regular files: dangling or looping links, directories, FIFOs); "
+                if analysis.skipped_files
+                else ""
+            )
+            + f"{_count(analysis.invalid_events)} events missing required fields dropped; "
             f"{_count(analysis.events_outside)} events served outside this experiment; "
             f"{_count(analysis.users_with_conflicting_treatments)} users with conflicting "
             "treatments excluded.\n"

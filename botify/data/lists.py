@@ -87,7 +87,8 @@ def _is_id(value: object) -> bool:
 
 
 def parse_lists(lines, catalog: Catalog, key_field: str, source: str) -> tuple[dict, list]:
-    """Validate list lines; returns ``({key: row}, [id arrays])`` or raises ``ListsError``."""
+    """Validate list lines (``str``, or ``bytes`` of UTF-8); returns ``({key: row}, [id
+    arrays])`` or raises ``ListsError`` naming the line."""
     keys: dict[int, int] = {}
     rows: list[list[int]] = []
     for number, line in enumerate(lines, start=1):
@@ -95,7 +96,13 @@ def parse_lists(lines, catalog: Catalog, key_field: str, source: str) -> tuple[d
             continue
         where = f"{source}, line {number}"
         try:
-            record = json.loads(line)
+            text = line.decode("utf-8") if isinstance(line, bytes) else line
+        except UnicodeDecodeError as e:
+            raise ListsError(f"{where}: not UTF-8 (byte {e.start + 1} of the line)") from None
+        try:
+            record = json.loads(text)
+        except RecursionError:
+            raise ListsError(f"{where}: nested too deep") from None
         except ValueError:
             raise ListsError(f"{where}: not a JSON line") from None
         if not isinstance(record, dict):
@@ -131,7 +138,9 @@ def load_lists(path: Path, catalog: Catalog, kind: str = "contextual") -> Recomm
             f"{path} is {size / 2**20:.0f} MiB; list files are limited to "
             f"{MAX_LIST_FILE_BYTES / 2**20:.0f} MiB"
         )
-    with open(path, encoding="utf-8") as f:
+    # Read as bytes and decoded line by line: a byte that is not UTF-8 is refused with
+    # its line, not by the file iterator in the middle of a block.
+    with open(path, "rb") as f:
         keys, rows = parse_lists(f, catalog, LIST_KINDS[kind].key_field, str(path))
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import pandas as pd
@@ -28,18 +31,57 @@ from botify.logs.schema import COLUMNS, FIELD_CHECKS, MESSAGES
 FILE_GLOB = "events-*.jsonl"
 
 
+# A line longer than this is no event (an event is under 1 KiB): skipped and counted, as
+# DuckDB refuses a whole file over a line longer than its ``maximum_object_size``.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
 @dataclass
 class ReadStats:
-    """What ``read_events`` saw: files read, events parsed and lines it had to skip."""
+    """What ``read_events`` saw: files read, events parsed and lines it had to skip; and
+    the paths named like segments that are no regular files (dangling or looping links,
+    directories, FIFOs), skipped."""
 
     files: int = 0
     events: int = 0
     skipped_lines: int = 0
+    skipped_files: list[Path] = field(default_factory=list)
+
+
+def _is_regular_file(path: Path) -> bool:
+    # stat follows a link; a FIFO is never opened (reading one would wait for a writer).
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:  # dangling or looping link, no permission
+        return False
+
+
+def segments(log_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The event-log segments under ``log_dir`` (recursively), in a stable order, and the
+    paths named like one that are not regular files (skipped)."""
+    found = sorted(Path(log_dir).rglob(FILE_GLOB))
+    files = [path for path in found if _is_regular_file(path)]
+    return files, [path for path in found if path not in set(files)]
 
 
 def log_files(log_dir: Path) -> list[Path]:
     """Every event-log segment under ``log_dir`` (recursively), in a stable order."""
-    return sorted(Path(log_dir).rglob(FILE_GLOB))
+    return segments(log_dir)[0]
+
+
+def bounded_lines(f: BinaryIO, stats: ReadStats) -> Iterator[bytes]:
+    """The lines of ``f``, without those over ``MAX_LINE_BYTES`` or holding NUL bytes (as a
+    crash can leave at a file's end): those are counted in ``stats.skipped_lines``, and a
+    line is never held whole past the limit."""
+    while line := f.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES:
+            while line and not line.endswith(b"\n"):
+                line = f.readline(1 << 20)
+            stats.skipped_lines += 1
+        elif b"\0" in line:
+            stats.skipped_lines += 1
+        else:
+            yield line
 
 
 def read_events(log_dir: Path, stats: ReadStats | None = None) -> Iterator[dict]:
@@ -50,10 +92,11 @@ def read_events(log_dir: Path, stats: ReadStats | None = None) -> Iterator[dict]
     Events come file by file; sort by ``timestamp`` if order across processes matters.
     """
     stats = stats if stats is not None else ReadStats()
-    for path in log_files(log_dir):
+    files, stats.skipped_files = segments(log_dir)
+    for path in files:
         stats.files += 1
         with open(path, "rb") as f:
-            for raw in f:
+            for raw in bounded_lines(f, stats):
                 if not raw.strip():
                     continue
                 try:
@@ -314,10 +357,48 @@ def _aliases(name: str) -> dict[str, str]:
     return {part: alias for part, (_, alias) in _parts(name).items()}
 
 
+def _bounded_copy(path: Path, directory: Path, stats: ReadStats) -> Path:
+    """A copy of the segment ``path`` in ``directory`` without its lines over
+    ``MAX_LINE_BYTES`` or holding NUL bytes (counted in ``stats.skipped_lines``)."""
+    copy = directory / f"bounded-{len(list(directory.glob('bounded-*')))}.jsonl"
+    with open(path, "rb") as source, open(copy, "wb") as target:
+        target.writelines(bounded_lines(source, stats))
+    return copy
+
+
+def _insert_segments(log: EventDatabase, insert_sql: str, files: list[Path]) -> None:
+    """Run ``insert_sql`` (one ``?``: the list of files) over ``files``: all at once, and
+    only when DuckDB refuses that (a line longer than its ``maximum_object_size``, such as
+    a file's tail of NUL bytes), file by file, a refused file read from its bounded copy.
+    A refused statement inserts nothing."""
+    try:
+        log.execute(insert_sql, [[str(path) for path in files]])
+        return
+    except duckdb.Error:
+        log.statements.pop()
+    for path in files:
+        try:
+            log.execute(insert_sql, [[str(path)]])
+        except duckdb.Error as error:
+            log.statements.pop()
+            logging.getLogger(__name__).warning(
+                "%s: skipping its lines over %d bytes or with NUL bytes (%s)",
+                path,
+                MAX_LINE_BYTES,
+                str(error).splitlines()[0],
+            )
+            bounded = _bounded_copy(path, log._directory, log.read_stats)
+            log.execute(insert_sql, [[str(bounded)]])
+
+
 def _insert_events(log: EventDatabase, log_dir: Path) -> None:
     # Parse and check every segment under ``log_dir`` into the database's events table.
-    files = log_files(log_dir)
     stats = log.read_stats
+    files, stats.skipped_files = segments(log_dir)
+    for path in stats.skipped_files:
+        logging.getLogger(__name__).warning(
+            "skipping %s: named like a log segment but not a regular file", path
+        )
     stats.files = len(files)
     read_types = {name: _read_type(name) for name in COLUMNS} | {"experiments": "JSON"}
     typed = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in COLUMNS.items())
@@ -343,21 +424,20 @@ def _insert_events(log: EventDatabase, log_dir: Path) -> None:
         # Each line parsed once, straight into the fields it has (JSON values). A line that
         # does not parse or is not an object is a row of NULLs, like one that has none of
         # the fields: not an event. Blank lines are no rows.
-        log.execute(
-            f"""
+        insert_sql = f"""
             INSERT INTO parsed
             SELECT event, event AND {valid}, {columns}, experiments FROM (
                 SELECT {present} AS event, {parts}, experiments
                 FROM read_json(?, format = 'newline_delimited', ignore_errors = true,
                                columns = {{{raw}}})
             )
-            """,
-            [[str(path) for path in files]],
-        )
+            """
+        _insert_segments(log, insert_sql, files)
+    dropped = stats.skipped_lines
     lines, stats.events, valid_events = log.execute(
         "SELECT count(*), count(*) FILTER (event), count(*) FILTER (valid) FROM parsed"
     ).fetchall()[0]
-    stats.skipped_lines = lines - stats.events
+    stats.skipped_lines = dropped + lines - stats.events
     names = [
         row[0]
         for row in log.execute(

@@ -16,6 +16,7 @@ import redis
 from botify.config import Config
 from botify.data.catalog import CatalogError, load_catalog
 from botify.data.lists import ListsError
+from botify.rollout.control import CORRUPT_FILE, read_good_record
 from botify.rollout.deploy import EmptyLists, activate, publish, roll_back
 from botify.state.client import connect, resolve_redis_url
 
@@ -54,12 +55,21 @@ def _run(
 ) -> int:
     """Run ``act`` against the service's Redis; print what it did, or why it did nothing.
 
-    Exit codes: 0 done, 1 refused (``refused`` errors, said after ``refusal``) or Redis
-    failed, 2 no Redis found or a usage error.
+    Exit codes: 0 done, 1 refused (``refused`` errors, said after ``refusal``), Redis
+    failed or a file could not be read or written, 2 no Redis found or a usage error. A
+    corrupt control record is said in one line, and replaced by its last good copy (or
+    by what Redis holds) with the change.
     """
     client = _command_client(config, command)
     if client is None:
         return 2
+    _, problem = read_good_record(config.data_dir)
+    if problem is not None:
+        print(
+            f"botify {command}: {problem}; a good record replaces it "
+            f"(the corrupt file is kept as {CORRUPT_FILE})",
+            file=sys.stderr,
+        )
     try:
         done = act(client)
     except _UsageError as e:
@@ -70,6 +80,9 @@ def _run(
         return 1
     except redis.RedisError as e:
         print(f"botify {command}: Redis failed: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"botify {command}: nothing changed: {e}", file=sys.stderr)
         return 1
     print(done)
     return 0

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,11 +28,13 @@ from botify.data.lists import LIST_KINDS, ListsError, load_lists
 from botify.rollout.control import (
     ControlRecord,
     mirror,
-    read_record,
+    read_good_record,
     record_from_redis,
+    record_lock,
+    set_aside,
     write_record,
 )
-from botify.rollout.keys import SERVED_EXPERIMENTS_KEY, decode, deployed_file
+from botify.rollout.keys import SERVED_EXPERIMENTS_KEY, control_file, decode, deployed_file
 
 # A worker announces what it serves on every poll; one silent this long is gone.
 ANNOUNCEMENT_TTL_S = 15.0
@@ -70,39 +73,54 @@ def publish(
         ):
             shutil.copyfileobj(src, tmp)
         os.replace(tmp.name, target)
-    record = current_record(client, config)
-    versions = record.deployed.get(kind, [])
-    if versions[:1] != [lists.version]:
-        save(
-            client,
-            config,
-            replace(record, deployed={**record.deployed, kind: [lists.version, *versions]}),
-        )
-    else:
-        mirror(client, record)
+
+    def make_head(record: ControlRecord) -> ControlRecord:
+        versions = record.deployed.get(kind, [])
+        if versions[:1] == [lists.version]:
+            return record
+        return replace(record, deployed={**record.deployed, kind: [lists.version, *versions]})
+
+    update_record(client, config, make_head)
     return lists.version
 
 
-def current_record(client: redis.Redis, config: Config) -> ControlRecord:
-    """The durable record of the control plane; on first use, what Redis holds."""
-    record = read_record(config.data_dir)
-    return record if record is not None else record_from_redis(client, list(LIST_KINDS))
+def current_record(client: redis.Redis, config: Config) -> tuple[ControlRecord, str | None]:
+    """The durable record of the control plane (its last good copy if the file is corrupt;
+    what Redis holds before the first write or without a good copy), and what is wrong
+    with its file (None when nothing is)."""
+    record, problem = read_good_record(config.data_dir)
+    if record is None:
+        record = record_from_redis(client, list(LIST_KINDS))
+    return record, problem
 
 
-def save(client: redis.Redis, config: Config, record: ControlRecord) -> None:
-    """Write the durable record, then Redis (the fast path workers poll)."""
-    write_record(config.data_dir, record)
-    mirror(client, record)
+def update_record(
+    client: redis.Redis, config: Config, change: Callable[[ControlRecord], ControlRecord]
+) -> ControlRecord:
+    """Apply ``change`` to the record under its lock, write the result durably, then into
+    Redis (the fast path workers poll); returns it. A corrupt file is set aside and
+    replaced by the good record."""
+    with record_lock(config.data_dir):
+        record, problem = current_record(client, config)
+        changed = change(record)
+        if changed != record or problem is not None:
+            if problem is not None and control_file(config.data_dir).exists():
+                set_aside(config.data_dir)
+            write_record(config.data_dir, changed)
+        mirror(client, changed)
+    return changed
 
 
 def roll_back(client: redis.Redis, config: Config, kind: str) -> str:
     """Drop the deployed version and return the previous one, which is now deployed."""
-    record = current_record(client, config)
-    versions = record.deployed.get(kind, [])
-    if len(versions) < 2:
-        raise ListsError(f"no earlier {kind} version to roll back to")
-    save(client, config, replace(record, deployed={**record.deployed, kind: versions[1:]}))
-    return versions[1]
+
+    def drop_head(record: ControlRecord) -> ControlRecord:
+        versions = record.deployed.get(kind, [])
+        if len(versions) < 2:
+            raise ListsError(f"no earlier {kind} version to roll back to")
+        return replace(record, deployed={**record.deployed, kind: versions[1:]})
+
+    return update_record(client, config, drop_head).head(kind)
 
 
 def served_experiments(client: redis.Redis, now_ms: int, within_ms: int) -> dict[str, list[str]]:
@@ -110,14 +128,25 @@ def served_experiments(client: redis.Redis, now_ms: int, within_ms: int) -> dict
     older announcements (workers gone) are deleted."""
     served, gone = {}, []
     for worker, raw in client.hgetall(SERVED_EXPERIMENTS_KEY).items():
-        announced = json.loads(raw)
-        if now_ms - announced["at"] <= within_ms:
+        announced = _announcement(raw)
+        if announced is not None and now_ms - announced["at"] <= within_ms:
             served[decode(worker)] = announced["experiments"]
         else:
             gone.append(worker)
     if gone:
         client.hdel(SERVED_EXPERIMENTS_KEY, *gone)
     return served
+
+
+def _announcement(raw: bytes) -> dict | None:
+    # What a worker wrote (``follow.ServedExperiments``); anything else counts as gone.
+    try:
+        announced = json.loads(raw)
+        if isinstance(announced["at"], int | float) and isinstance(announced["experiments"], list):
+            return announced
+    except (ValueError, TypeError, KeyError):
+        pass
+    return None
 
 
 def activate(client: redis.Redis, config: Config, name: str) -> None:
@@ -139,4 +168,4 @@ def activate(client: redis.Redis, config: Config, name: str) -> None:
     if not served and name not in config.experiments:
         defined = ", ".join(config.experiments)
         raise ValueError(f"unknown experiment {name!r}; BOTIFY_EXPERIMENTS defines {defined}")
-    save(client, config, replace(current_record(client, config), active=name))
+    update_record(client, config, lambda record: replace(record, active=name))

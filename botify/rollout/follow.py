@@ -57,19 +57,28 @@ def reconcile(what: str, in_redis: object, recorded: str | None) -> tuple[object
 
 
 class ControlPlane:
-    """A worker's view of the durable record, and the repair of a Redis that lost it."""
+    """A worker's view of the durable record, and the repair of a Redis that lost it.
+
+    One per worker, shared by every followed setting: what is wrong with the record's file
+    is logged once per change (not once a poll), and ``problem`` says it to ``/health``.
+    """
 
     def __init__(self, client: redis.Redis, config: Config) -> None:
         self.client = client
         self.reader = RecordReader(config.data_dir)
+        self.problem: str | None = None
 
     def record(self) -> ControlRecord | None:
-        """The durable record (None when there is none or it cannot be read, logged)."""
-        try:
-            return self.reader.read()
-        except (OSError, ValueError) as e:
-            log.error("cannot read the control record %s: %s", self.reader.path, e)
-            return None
+        """The durable record (its last good copy when the file is corrupt; None when
+        there is none)."""
+        record = self.reader.read()
+        if self.reader.problem != self.problem:
+            if self.reader.problem is not None:
+                log.error("control record: %s", self.reader.problem)
+            else:
+                log.info("control record %s readable again", self.reader.path)
+            self.problem = self.reader.problem
+        return record
 
     def restore(self, what: str) -> None:
         """Give Redis the record back after it lost ``what`` (flushed, restarted empty)."""

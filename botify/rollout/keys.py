@@ -5,9 +5,9 @@ its head is what every worker serves, the rest is the history ``--rollback`` ret
 A version's lists are stored as ``<data dir>/deployed/<kind>-<version>.jsonl``. The key
 ``botify:experiment:active`` names the experiment being served, and
 ``<data dir>/deployed/control.json`` is the durable record of both
-(``botify.rollout.control``). The hash ``botify:experiments:served`` says which experiments
-each running worker can serve. ``botify.rollout.deploy`` writes them;
-``botify.rollout.follow`` is how every worker reads them.
+(``botify.rollout.control``; ``control.good.json`` is its last good copy). The hash
+``botify:experiments:served`` says which experiments each running worker can serve.
+``botify.rollout.deploy`` writes them; ``botify.rollout.follow`` is how every worker reads them.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ def deployed_file(data_dir: Path, kind: str, version: str) -> Path:
 def control_file(data_dir: Path) -> Path:
     """The durable record of what is deployed and active."""
     return Path(data_dir) / "deployed" / "control.json"
+
+
+def control_backup(data_dir: Path) -> Path:
+    """The last good copy of the record, read when ``control.json`` cannot be."""
+    return Path(data_dir) / "deployed" / "control.good.json"
 
 
 def decode(value: bytes | str | None) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from gunicorn.app.base import BaseApplication
 
 from botify.config import Config
+from botify.serving.arbiter import BotifyArbiter
 from botify.serving.lifeline import DirectoryInUse, DirectoryLock
 from botify.serving.redis_server import RedisServer, private_run_dir
 from botify.serving.worker import post_fork
@@ -45,6 +46,10 @@ class GunicornApp(BaseApplication):
         from botify.web import create_app
 
         return create_app()
+
+    def run(self) -> None:
+        """Serve under ``BotifyArbiter`` (hot reload without a moment of no listener)."""
+        BotifyArbiter(self).run()
 
 
 def gunicorn_options(host: str, port: int, workers: int, run_dir: Path) -> dict:

@@ -6,9 +6,11 @@ and the thread then blocks reading the rest of the request: 8 clients that send 
 line and stop hold all 2 × 4 threads, and every other client waits for as long as they do.
 Here the worker's event loop (the one that already watches kept-alive connections) reads
 each request into a buffer without blocking, and a thread gets the connection only when
-the head and its whole body (by Content-Length, or chunked up to the last chunk) are there:
-a stalled client costs a descriptor and a buffer, not a thread. A request that has not
-arrived whole within ``REQUEST_READ_TIMEOUT_S`` of its connection becoming readable is
+the head and its whole body (by Content-Length, or chunked up to the last chunk, checked by
+gunicorn's own parser so that the two agree on what is whole and what is malformed) are
+there: a stalled client costs a descriptor and a buffer, not a thread. A 100-continue under
+HTTP/1.0 is ignored, as gunicorn ignores it: its body is awaited like any other. A request
+that has not arrived whole within ``REQUEST_READ_TIMEOUT_S`` of its connection becoming readable is
 dropped (closed without an answer).
 
 Readiness: a forked worker (a respawn after a crash, ``SIGHUP``) brings the deployed lists
@@ -16,6 +18,10 @@ and the active experiment up to date *before* it listens. With ``reuse_port`` ev
 binds a listening socket of its own, created by the arbiter before the worker's code runs;
 the worker closes it at once (``post_fork``) and binds again when ready, so the kernel does
 not queue connections on a worker that would answer them with stale or missing lists.
+
+A worker out of descriptors (``accept`` failing with EMFILE, ENFILE, ENOBUFS or ENOMEM)
+stops accepting for ``ACCEPT_BACKOFF_S`` and then tries again, logging it at most every
+``LOG_EVERY_S``: gthread would die, cutting every client it holds.
 
 Errors that gunicorn answers itself (a request line or headers too long, a bad header or
 chunk size) are sent as the API's ``{"message": ...}`` JSON instead of an HTML page.
@@ -27,12 +33,17 @@ import contextlib
 import errno
 import html
 import json
+import math
 import re
 import selectors
 import time
 from functools import partial
 
 from gunicorn import http, sock
+from gunicorn.config import Config
+from gunicorn.http.errors import ChunkMissingTerminator, NoMoreData, ParseException
+from gunicorn.http.message import Request
+from gunicorn.http.unreader import IterUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 # A request must arrive whole within this long; a client that stalls is dropped after it.
@@ -41,31 +52,43 @@ REQUEST_READ_TIMEOUT_S = 10.0
 # head over gunicorn's limits (414, 431) and the app a body over its own (413).
 MAX_BUFFERED_BYTES = 1024 * 1024
 RECV_BYTES = 64 * 1024
+# accept() failing for want of descriptors or memory stops accepting this long; the event
+# loop ticks every second, so this is also the granularity of the retry.
+ACCEPT_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+ACCEPT_BACKOFF_S = 1.0
+# A stopping worker closes a connection that has sent nothing for this long.
+IDLE_AT_STOP_S = 1.0
+LOG_EVERY_S = 10.0
+# gunicorn's defaults, for checking a buffer outside a worker (tests).
+DEFAULT_CONFIG = Config()
 
 
 class MalformedRequest(ValueError):
     """A request whose framing is broken (a bad chunk size): answered 400 by the worker."""
 
 
-def _chunked_body_complete(buffer: bytes, start: int) -> bool:
-    """Whether ``buffer[start:]`` holds a whole chunked body (last chunk and trailers);
-    ``MalformedRequest`` if a chunk size or a chunk's terminator is wrong."""
-    position = start
-    while True:
-        line_end = buffer.find(b"\r\n", position)
-        if line_end < 0:
+def _chunked_body_complete(buffer: bytes, cfg: Config) -> bool:
+    """Whether ``buffer`` (a whole head) holds its whole chunked body, as gunicorn's own
+    parser reads it: the worker's idea of a complete, well-formed body is the parser's, so
+    the body the application reads later parses. ``MalformedRequest`` if it never will
+    (a chunk size with whitespace, a bad extension or terminator)."""
+    try:
+        request = Request(cfg, IterUnreader([buffer]), ("", 0))
+    except ParseException:
+        return True  # a bad head: the thread's parser refuses it the same way
+    try:
+        while request.body.read(RECV_BYTES):
+            pass
+    except NoMoreData:
+        return False
+    except ChunkMissingTerminator as e:
+        # At the end of the buffer the terminator may still be on its way.
+        if len(e.term) < 2 and b"\r\n".startswith(bytes(e.term)):
             return False
-        size_text = buffer[position:line_end].split(b";")[0].strip()
-        if not re.fullmatch(rb"[0-9a-fA-F]{1,15}", size_text):
-            raise MalformedRequest(f"invalid chunk size {size_text[:20]!r}")
-        size = int(size_text, 16)
-        if size == 0:
-            return buffer.find(b"\r\n\r\n", line_end) >= 0
-        position = line_end + 2 + size + 2
-        if position > len(buffer):
-            return False
-        if buffer[position - 2 : position] != b"\r\n":
-            raise MalformedRequest("a chunk is longer than its size says")
+        raise MalformedRequest(str(e)) from None
+    except ParseException as e:
+        raise MalformedRequest(str(e)) from None
+    return True
 
 
 def take_expectation(buffer: bytes) -> bytes | None:
@@ -87,12 +110,14 @@ def take_expectation(buffer: bytes) -> bytes | None:
     return b"\r\n".join([request_line, *kept]) + buffer[head_end:]
 
 
-def request_complete(buffer: bytes) -> bool:
+def request_complete(buffer: bytes, cfg: Config = DEFAULT_CONFIG) -> bool:
     """Whether ``buffer`` starts with a whole HTTP/1 request a thread can handle without
     waiting for the client: its head and, by ``Content-Length`` or chunked encoding, its
-    body. A request with an expectation left (``take_expectation`` answers 100-continue) is
-    complete once its head is, and gunicorn refuses it (417); one whose head or body is too
-    large to buffer too, and the parser or the app refuses it.
+    body. A request expecting something other than 100-continue is complete once its head
+    is, and gunicorn refuses it (417); one whose head or body is too large to buffer too,
+    and the parser or the app refuses it. A 100-continue left in the head is one of
+    HTTP/1.0 (``take_expectation`` answers those of HTTP/1.1): gunicorn ignores it and
+    reads the body, so its body is awaited here too.
     ``MalformedRequest`` when its chunked body is malformed."""
     head_end = buffer.find(b"\r\n\r\n")
     if head_end < 0:
@@ -102,7 +127,7 @@ def request_complete(buffer: bytes) -> bool:
     for line in buffer[:head_end].split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         name, value = name.strip().lower(), value.strip().lower()
-        if name == b"expect":
+        if name == b"expect" and value != b"100-continue":
             return True
         if name == b"transfer-encoding":
             chunked = b"chunked" in value
@@ -111,7 +136,7 @@ def request_complete(buffer: bytes) -> bool:
                 return True
             length = int(value)
     if chunked:
-        return len(buffer) > MAX_BUFFERED_BYTES or _chunked_body_complete(buffer, body)
+        return len(buffer) > MAX_BUFFERED_BYTES or _chunked_body_complete(buffer, cfg)
     return length > MAX_BUFFERED_BYTES or len(buffer) - body >= length
 
 
@@ -153,21 +178,74 @@ class _Captured:
 
 
 class BotifyWorker(ThreadWorker):
-    """gthread with whole requests, readiness before listening, JSON error pages."""
+    """gthread with whole requests, readiness before listening, JSON error pages, and
+    accept paused (not the worker dead) when descriptors run out."""
+
+    # When accepting may resume, and when a pause was last logged (monotonic seconds).
+    _accept_paused_until = 0.0
+    _accept_paused_logged = -math.inf
 
     def run(self) -> None:
-        """Get ready (deployed lists, active experiment), then listen and serve."""
-        self.wsgi.extensions["botify"].get_ready()
+        """Get ready (deployed lists, active experiment), then listen and serve; past its
+        memory limit, finish the requests and exit (the arbiter starts a fresh worker)."""
+        service = self.wsgi.extensions["botify"]
+        service.memory.on_exceeded = self._retire
+        service.get_ready()
         if self.cfg.reuse_port and not self.sockets:
             self.sockets = sock.create_sockets(self.cfg, self.log)
         super().run()
 
-    def accept(self, listener) -> None:
-        """Accept a connection and wait, in the event loop, for its first request."""
+    def _retire(self) -> None:
+        # gthread's loop stops at its next tick (within a second) and shuts down gracefully.
+        self.alive = False
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """gthread's switch of its listeners, held off while an accept backoff lasts
+        (the event loop asks to enable them again on every tick)."""
+        if enabled and time.monotonic() < self._accept_paused_until:
+            return
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            # Stopping (retired, SIGTERM, SIGHUP): take what is already queued on the
+            # listeners, then close them at once. With reuse_port the kernel would
+            # otherwise keep queueing new connections on them for the whole graceful
+            # shutdown and reset them at its end; closed, new connections go to the other
+            # workers' sockets, and the ones taken here are answered.
+            for listener in self.sockets:
+                listener.setblocking(False)
+                with contextlib.suppress(OSError):
+                    while not self._accept_paused_until > time.monotonic():
+                        self.accept(listener, raise_when_empty=True)
+                listener.close()
+
+    def _pause_accepting(self, error: OSError) -> None:
+        """Out of descriptors or memory: stop accepting for ``ACCEPT_BACKOFF_S`` (new
+        connections wait in the listen backlog) instead of dying with every open client."""
+        now = time.monotonic()
+        if now - self._accept_paused_logged >= LOG_EVERY_S:
+            self.log.warning(
+                "cannot accept connections (%s): pausing accept for %.1f s; open connections "
+                "are served",
+                error.strerror,
+                ACCEPT_BACKOFF_S,
+            )
+            self._accept_paused_logged = now
+        self._accept_paused_until = now + ACCEPT_BACKOFF_S
+        self.set_accept_enabled(False)
+
+    def accept(self, listener, raise_when_empty: bool = False) -> None:
+        """Accept a connection and wait, in the event loop, for its first request
+        (``raise_when_empty``: ``BlockingIOError`` when none is queued)."""
         try:
             client, address = listener.accept()
+        except BlockingIOError:
+            if raise_when_empty:
+                raise
+            return
         except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+            if e.errno in ACCEPT_RESOURCE_ERRORS:
+                self._pause_accepting(e)
+            elif e.errno != errno.ECONNABORTED:
                 raise
             return
         self.nr_conns += 1
@@ -214,7 +292,7 @@ class BotifyWorker(ThreadWorker):
             # A client gone or unable to take 25 bytes stalls, and is dropped in time.
             with contextlib.suppress(OSError):
                 conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
-        return request_complete(conn.buffer)
+        return request_complete(conn.buffer, self.cfg)
 
     def on_pending_socket_readable(self, conn, client) -> None:
         """More of a request arrived: hand it to a thread once it is whole."""
@@ -270,7 +348,10 @@ class BotifyWorker(ThreadWorker):
         """Drop requests that did not arrive in time; once stopping, idle connections too."""
         super().murder_pending()
         if not self.alive:
-            for conn in [c for c in self.pending_conns if not c.buffer]:
+            # Idle for a while: a connection just taken from the listen queue has its
+            # request on the way.
+            idle_since = time.monotonic() + REQUEST_READ_TIMEOUT_S - IDLE_AT_STOP_S
+            for conn in [c for c in self.pending_conns if not c.buffer and c.timeout < idle_since]:
                 self.pending_conns.remove(conn)
                 self.poller.unregister(conn.sock)
                 self.nr_conns -= 1

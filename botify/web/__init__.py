@@ -6,6 +6,7 @@
 - ``validation``: a request body → ``(track, time)``, or a 400 message naming the field.
 - ``service``: ``Service``, the request path: state update → recommendation → event.
 - ``openapi``: the OpenAPI 3 document served at ``/openapi.json``.
+- ``memory``: ``MemoryGuard``, a worker's resident memory against its limit (``/health``).
 """
 
 from botify.web.app import create_app

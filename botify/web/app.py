@@ -12,7 +12,7 @@ from botify.config import Config
 from botify.data.catalog import load_catalog
 from botify.data.lists import LIST_KINDS
 from botify.logs.writer import EventLog
-from botify.rollout.follow import DeployedLists
+from botify.rollout.follow import ControlPlane, DeployedLists
 from botify.state.client import connect, resolve_redis_url
 from botify.web.resources import blueprint
 from botify.web.service import Service
@@ -37,7 +37,8 @@ def create_app(config: Config | None = None, client: redis.Redis | None = None) 
             )
         client = connect(url, config)
     catalog = load_catalog(config.data_dir)
-    lists = {kind: DeployedLists(kind, client, config, catalog) for kind in LIST_KINDS}
+    control = ControlPlane(client, config)
+    lists = {kind: DeployedLists(kind, client, config, catalog, control) for kind in LIST_KINDS}
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -48,6 +49,7 @@ def create_app(config: Config | None = None, client: redis.Redis | None = None) 
         client=client,
         lists=lists,
         event_log=EventLog(config.log_dir, config.log_max_bytes),
+        control=control,
     )
 
     # Before the blueprint: its routes' ids are parsed by it.

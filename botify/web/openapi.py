@@ -53,6 +53,7 @@ def openapi_document(tracks: int) -> dict:
             "tracks": {"type": "integer"},
             "experiment": {"type": "string"},
             "control": {"type": "string"},
+            "memory": {"type": "string"},
             "recommendations": {
                 "type": "object",
                 "additionalProperties": {"type": "string", "nullable": True},

@@ -23,8 +23,15 @@ from botify.recommenders.baselines import RandomRecommender
 from botify.recommenders.registry import build_recommenders
 from botify.recommenders.rng import request_rng
 from botify.rollout.experiments import Experiment, assignments
-from botify.rollout.follow import ActiveExperiment, DeployedLists, Poller, ServedExperiments
+from botify.rollout.follow import (
+    ActiveExperiment,
+    ControlPlane,
+    DeployedLists,
+    Poller,
+    ServedExperiments,
+)
 from botify.state.store import UserState, UserStateStore
+from botify.web.memory import MemoryGuard
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +99,20 @@ class Service:
     client: redis.Redis
     lists: dict[str, DeployedLists]
     event_log: EventLog
+    # The durable record's reader that ``lists`` share (one made here when None).
+    control: ControlPlane | None = None
 
     def __post_init__(self) -> None:
-        self.active_experiment = ActiveExperiment(self.client, self.config)
+        if self.control is None:
+            self.control = ControlPlane(self.client, self.config)
+        self.active_experiment = ActiveExperiment(self.client, self.config, self.control)
         served = ServedExperiments(self.client, self.config)
         watched = [*self.lists.values(), self.active_experiment, served]
         for setting in watched:
             setting.refresh()
-        self.poller = Poller(self.config.deploy_check_s, watched)
+        # Measured from the worker's poller on, not in the process that builds the app.
+        self.memory = MemoryGuard(self.config.worker_max_rss_mb)
+        self.poller = Poller(self.config.deploy_check_s, [*watched, self.memory])
         self.store = UserStateStore(self.client, self.config)
         self.recommenders = build_recommenders(
             self.catalog, {kind: lists.current for kind, lists in self.lists.items()}, self.config
@@ -182,7 +195,8 @@ class Service:
 
     def health(self) -> tuple[bool, dict]:
         """Whether Redis answers and runs the state script (a Redis refusing writes answers
-        PING), and the event log can be written; and the body of ``/health``."""
+        PING), the event log can be written and the worker is within its memory limit; and
+        the body of ``/health``."""
         try:
             self.client.ping()
         except redis.RedisError as e:
@@ -194,19 +208,23 @@ class Service:
             except redis.RedisError as e:
                 redis_status = f"the state script fails: {e}"
         log_status = self.event_log.check() or "ok"
-        disagreements = [
+        disagreements = [self.control.problem] if self.control.problem else []
+        disagreements += [
             setting.disagreement
             for setting in [*self.lists.values(), self.active_experiment]
             if setting.disagreement
         ]
-        ok = redis_status == "ok" and log_status == "ok"
+        memory_status = self.memory.status()
+        ok = redis_status == "ok" and log_status == "ok" and memory_status == "ok"
         return ok, {
             "status": "ok" if ok else "degraded",
             "redis": redis_status,
             "log": log_status,
             "tracks": self.catalog.size,
             "experiment": self.active.name,
-            # Redis and the durable record disagree: served from the record, said here.
+            # The durable record is corrupt, or Redis and the record disagree: served from
+            # the record (or its last good copy), said here.
             "control": "; ".join(disagreements) or "ok",
             "recommendations": {kind: lists.version for kind, lists in self.lists.items()},
+            "memory": memory_status,
         }

@@ -5,6 +5,7 @@ Also what the service logged and answered, per user, to compare the two.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -144,3 +145,24 @@ def answered_tracks(answers: list[Answer]) -> dict[int, list[int]]:
         if answer.status == 200:
             per_user[answer.user].append(answer.body["track"])
     return per_user
+
+
+def workers_of(master: int) -> set[int]:
+    """The gunicorn workers of ``botify serve`` (its other child is the embedded Redis)."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return {
+        int(pid)
+        for pid in children
+        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    }
+
+
+def exchange(port: int, data: bytes) -> tuple[int, bytes, bytes]:
+    """Send ``data`` on a new connection; the status, head and body of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(data)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), head, body

@@ -22,7 +22,7 @@ from botify.cli import main
 from botify.data.lists import content_version
 from botify.rollout.keys import ACTIVE_EXPERIMENT_KEY, deploy_key
 from botify.state.client import URL_FILE
-from tests.helpers.traffic import Traffic
+from tests.helpers.traffic import Traffic, workers_of
 from tests.helpers.worlds import tiny_tracks, write_jsonl
 
 pytestmark = pytest.mark.integration
@@ -38,16 +38,6 @@ def write_lists(path: Path, tracks: int, seed: int) -> Path:
         {"track": t, "recommendations": rng.sample(range(tracks), 50)} for t in range(tracks)
     ]
     return write_jsonl(path, records)
-
-
-def workers_of(master: int) -> set[int]:
-    """The gunicorn workers of ``botify serve`` (its other child is the embedded Redis)."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return {
-        int(pid)
-        for pid in children
-        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    }
 
 
 def wait_for(condition, within_s: float, what: str) -> None:

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import requests
 
+from tests.helpers.traffic import exchange
+
 pytestmark = pytest.mark.integration
 
 BODY = b'{"track": 3, "time": 0.5}'
@@ -24,17 +26,6 @@ NEXT = (
 )
 
 EXPECTING = NEXT.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
-
-
-def exchange(port: int, data: bytes) -> tuple[int, bytes, bytes]:
-    """Send ``data`` on a new connection; the status, head and body of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), head, body
 
 
 def test_200_stalled_connections_do_not_starve_a_normal_client(start_service):
