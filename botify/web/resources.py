@@ -70,11 +70,11 @@ class Listen(Resource):
         svc = service()
         try:
             validate_user(user)
-            track, listened = parse_listen(request_body(), request.content_type, svc.catalog)
+            track, listened, at = parse_listen(request_body(), request.content_type, svc.catalog)
         except InvalidRequest as e:
             return {"message": str(e)}, 400
         try:
-            return getattr(svc, self.action)(user, track, listened, started)
+            return getattr(svc, self.action)(user, track, listened, started, at)
         except LogUnavailable as e:
             # Never answered without its line (SPEC §6): refused, the client may retry.
             return {"message": f"{e}; the request was not served"}, 503

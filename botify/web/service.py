@@ -75,8 +75,11 @@ class Service:
         """The experiment being served now (``botify activate`` switches it)."""
         return self.experiments[self.active_experiment.name]
 
-    def next(self, user: int, track: int, listened: float, started: float) -> dict:
+    def next(
+        self, user: int, track: int, listened: float, started: float, at: int | None = None
+    ) -> dict:
         """``/next``: apply the listen, recommend the next track, log; the answer's body.
+        ``at`` is the client's timestamp of the listen (ms; None: the service's clock).
 
         When Redis is unreachable the answer degrades to a random track and the event
         says so, instead of failing the request.
@@ -95,19 +98,20 @@ class Service:
             recommendation = self.random.fallback(request, DEGRADED)
         else:
             recommendation = recommender.recommend_next(request)
-        self._log(
-            "next", user, track, listened, started, experiment, recommender, state, recommendation
-        )
+        self._log("next", user, track, listened, started, experiment, recommender, state,
+                  recommendation, at)  # fmt: skip
         return {"user": user, "track": recommendation.track, "recommender": recommender.name}
 
-    def last(self, user: int, track: int, listened: float, started: float) -> dict:
+    def last(
+        self, user: int, track: int, listened: float, started: float, at: int | None = None
+    ) -> dict:
         """``/last``: apply the session's final listen (ending the session) and log it."""
         self._log_ready()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
         state = self._update(user, lambda: self.store.on_last(user, track, listened, artist))
-        self._log("last", user, track, listened, started, experiment, recommender, state, None)
+        self._log("last", user, track, listened, started, experiment, recommender, state, None, at)
         return {"user": user}
 
     def _log_ready(self) -> None:
@@ -137,10 +141,12 @@ class Service:
         recommender: Recommender,
         state: UserState | None,
         recommendation: Recommendation | None,
+        at: int | None = None,
     ) -> None:
         """Write the request's event: the one place where a SPEC §6 record is built.
 
-        ``state`` is None when Redis was unreachable, ``recommendation`` None for ``/last``.
+        ``state`` is None when Redis was unreachable, ``recommendation`` None for ``/last``,
+        ``at`` None unless the client dated the listen (else the service's clock dates it).
         """
         request_count, session, epoch = (
             (state.request, state.session, state.since) if state else (None, None, None)
@@ -152,7 +158,7 @@ class Service:
         self.event_log.write(
             Event(
                 message=message,
-                timestamp=int(time.time() * 1000),
+                timestamp=int(time.time() * 1000) if at is None else at,
                 user=user,
                 track=track,
                 time=listened,
