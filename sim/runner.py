@@ -54,9 +54,10 @@ _BATCH = 20_000
 @dataclass(frozen=True)
 class RunSettings:
     """What to simulate each day. Without a population, ``episodes`` is the number of
-    sessions, ``first_session..first_session+episodes-1``; with one, the day's expected
-    visits at neutral satisfaction, of which the run plays ``part`` (None: all) from
-    ``first_session`` on."""
+    sessions, ``first_session..first_session+episodes-1`` (with a ``part``: the day's size,
+    of which the run plays ``part`` sessions from ``first_session``); with one, the day's
+    expected visits at neutral satisfaction, of which the run plays ``part`` (None: all)
+    from ``first_session`` on."""
 
     agent: str
     episodes: int
@@ -90,8 +91,11 @@ class DayPlan:
 
 
 def uniform_plan(world: World, settings: RunSettings, day: int) -> DayPlan:
-    """Sessions ``settings.sessions``, each of a user drawn uniformly (no population)."""
+    """Sessions ``settings.sessions``, each of a user drawn uniformly (no population); with
+    a ``part``, ``episodes`` is the day's size and the run plays ``part`` of them."""
     sessions = settings.sessions
+    if settings.part is not None:
+        sessions = sessions[: settings.part][sessions[: settings.part] < settings.episodes]
     keys = session_keys(settings.seed, day, sessions)
     users = plan_users(world.users, keys)
     return DayPlan(sessions, keys, users, np.zeros(len(sessions), dtype=np.int64))
