@@ -9,9 +9,11 @@
   user's memory of recent satisfaction (0 = neutral). Each user's draw is their own, so a
   satisfied treatment user adds visits without taking any from a control user.
 - **Satisfaction and memory.** A session of listen time ``t`` satisfies
-  ``s = log((1 + t) / (1 + satisfaction_reference))``. After a day, a user's memory becomes
-  ``δ m + (1 - δ) mean(s)`` over the day's sessions (``δ`` = ``memory_decay``), or ``δ m``
-  without a session: recent sessions count most and old ones fade toward neutral.
+  ``s = tanh(log((1 + t) / (1 + satisfaction_reference)))``, in (-1, 1): a much better
+  session pleases more, but no session makes a user come back without bound. After a
+  day, a user's memory becomes ``δ m + (1 - δ) mean(s)`` over the day's sessions
+  (``δ`` = ``memory_decay``), or ``δ m`` without a session: recent sessions count most
+  and old ones fade toward neutral.
 - **Churn.** After each day, a user still there leaves for good with probability
   ``churn_rate · exp(-churn_sensitivity · m_u)``.
 - **Time of day.** A visit starts at a uniform second of its day (day ``d`` starts at
@@ -113,10 +115,12 @@ class PopulationError(ValueError):
 
 
 def satisfaction(params: WorldParams, session_time: np.ndarray) -> np.ndarray:
-    """How much a session of listen time ``session_time`` pleased its user (0 = neutral)."""
-    return np.log1p(np.asarray(session_time, dtype=np.float64)) - np.log1p(
+    """How much a session of listen time ``session_time`` pleased its user, in (-1, 1)
+    (0 = neutral)."""
+    log_ratio = np.log1p(np.asarray(session_time, dtype=np.float64)) - np.log1p(
         params.satisfaction_reference
     )
+    return np.tanh(log_ratio)
 
 
 def end_day(params: WorldParams, state: PopulationState) -> PopulationState:

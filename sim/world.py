@@ -49,11 +49,11 @@ class WorldParams:
     # uniformly and nothing carries over between days.
     population: bool = True
     activity_sigma: float = 1.5
-    return_sensitivity: float = 2.0
+    return_sensitivity: float = 0.5
     memory_decay: float = 0.6
     satisfaction_reference: float = 1.5
     churn_rate: float = 0.02
-    churn_sensitivity: float = 2.0
+    churn_sensitivity: float = 1.0
 
 
 @dataclass(frozen=True)
