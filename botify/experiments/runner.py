@@ -53,8 +53,6 @@ from botify.state.client import connect
 from botify.training.command import train_contextual_command
 
 DAYS_PLOT = "days.png"
-# The simulated population between days (``sim run --state``).
-POPULATION_STATE = "population.npz"
 
 
 class StageError(RuntimeError):
@@ -157,12 +155,14 @@ class WorldRun:
 def _sim_run(
     spec: ExperimentSpec, day: int, world: Path, url: str, workers: int, episodes: int, out: Path
 ) -> list[str]:
-    """``sim run`` of ``episodes`` sessions of ``day`` against the service, stats to ``out``;
-    the population's state between days is kept in ``out``'s folder."""
+    """``sim run`` of ``episodes`` sessions of ``day`` against the service, stats to ``out``.
+
+    The population's state between days stays beside the world (``sim run``'s default), so
+    a later ``sim run --first-day N`` on that world (the in-process oracle of
+    ``bench/learning.py``) replays day N's visits from the same state."""
     return ["sim", "run", "--world", str(world), "--agent", "remote", "--url", url,
             "--episodes", str(episodes), "--workers", str(workers), "--days", "1",
-            "--first-day", str(day), "--seed", str(spec.seed), "--out", str(out),
-            "--state", str(out.parent / POPULATION_STATE)]  # fmt: skip
+            "--first-day", str(day), "--seed", str(spec.seed), "--out", str(out)]  # fmt: skip
 
 
 def _simulate_day(spec: ExperimentSpec, day: int, world: Path, url: str, out: Path, workers: int):
