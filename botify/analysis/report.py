@@ -104,11 +104,12 @@ def cuped_section(analysis: AbAnalysis) -> str:
             _percent(100 * row["variance_reduction"], signed=False),
             "plain row: CUPED would widen it"
             if row["fallback"]
-            else _percent(100 * narrowed, signed=False),
+            else _percent(100 * narrowed, signed=False)
+            + (" (θ per arm)" if row["theta"] == "per_arm" else ""),
         ]
         for (_, row), narrowed in zip(adjusted.iterrows(), narrowing, strict=True)
     ]
-    fallbacks = int(adjusted["fallback"].sum())
+    thetas = adjusted["theta"].value_counts()
     per_metric = (
         adjusted.groupby("metric", sort=False)["variance_reduction"].agg(["min", "max"]).dropna()
     )
@@ -121,12 +122,14 @@ def cuped_section(analysis: AbAnalysis) -> str:
         f"(timestamp {pre.start}); {_count(pre.users_seen)} of its {_count(pre.users)} users "
         "appear in it. Covariate: each user's same metric over the pre-period (users it never "
         "saw: time, sessions and active days 0, other metrics the mean of those it saw); θ "
-        "pooled over both arms of each comparison; means are the adjusted means. variance "
+        "pooled over both arms of each comparison (tea-tasting's); where that would widen the "
+        "absolute or relative interval, θ per arm, and where that would too, the plain row: "
+        "CUPED never widens an interval (here θ pooled in "
+        f"{thetas.get('pooled', 0)} rows, per arm in {thetas.get('per_arm', 0)}, plain in "
+        f"{thetas.get('none', 0)}, of {len(adjusted)}). Means are the adjusted means. variance "
         "reduction = 1 - Var(adjusted effect) / Var(unadjusted effect); CI narrowing = 1 - "
-        "width ratio of the relative CIs. A row whose adjusted interval (absolute or relative) "
-        f"would be wider than the plain one is the plain row instead ({fallbacks} of "
-        f"{len(adjusted)} here), so CUPED never widens an interval. Holm as above, over these "
-        "rows. **These rows decide.**\n\n"
+        "width ratio of the relative CIs. Holm as above, over these rows. **These rows "
+        "decide.**\n\n"
         f"Variance reduction per metric (range over treatments): {summary or 'n/a'}."
     )
     header = [*TABLE_COLUMNS, "variance reduction", "CI narrowing"]
@@ -285,6 +288,7 @@ def report_json(analysis: AbAnalysis) -> dict:
                 "significant": bool(row["significant"]),
                 "method": row["method"],
                 "fallback": bool(row["fallback"]),
+                "theta": row["theta"],
             }
         )
     pre = analysis.pre_period

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from botify.analysis.metrics import DAY_MS, return_metrics
-from botify.analysis.stats import compare_treatments
+from botify.analysis.stats import compare_treatments, cuped_adjust
 
 DAY_1 = 1_767_225_600_000
 
@@ -60,13 +60,18 @@ def _arms(seed: int, n_c: int = 2000, n_t: int = 100):
 
 def test_a_cuped_row_never_wider_than_its_plain_row() -> None:
     metrics, treatments, covariates = _arms(1)
-    plain = compare_treatments(metrics, treatments, "C", ["T1"], ["time"])
+    plain = compare_treatments(metrics, treatments, "C", ["T1"], ["time"]).iloc[0]
     adjusted = compare_treatments(metrics, treatments, "C", ["T1"], ["time"], covariates=covariates)
-    row, base = adjusted.iloc[0], plain.iloc[0]
-    assert bool(row["fallback"]) and row["method"] == "cuped"
-    assert row["abs_upper"] - row["abs_lower"] == base["abs_upper"] - base["abs_lower"]
-    assert row["upper"] - row["lower"] == base["upper"] - base["lower"]
-    assert row["variance_reduction"] == 0.0
+    row = adjusted.iloc[0]
+    # The pooled θ (about 1) would widen the interval: θ per arm instead, never wider.
+    assert row["theta"] == "per_arm" and not row["fallback"] and row["method"] == "cuped"
+    assert row["abs_upper"] - row["abs_lower"] <= plain["abs_upper"] - plain["abs_lower"]
+    assert row["upper"] - row["lower"] <= plain["upper"] - plain["lower"]
+    assert row["variance_reduction"] > 0
+    moments = {"n": 100.0, "my": 10.0, "mx": 10.0, "vy": 1.0, "vx": 9.0, "cxy": 0.0}
+    control = moments | {"n": 2000.0, "vy": 9.25, "cxy": 9.0}
+    pooled_c, pooled_t = cuped_adjust(control, moments)
+    assert pooled_t["var"] > 8 * moments["vy"]  # what the pooled θ does to the treatment
 
 
 def test_a_useful_covariate_keeps_the_cuped_row() -> None:
@@ -74,4 +79,5 @@ def test_a_useful_covariate_keeps_the_cuped_row() -> None:
     both = covariates["pre_time"] + np.random.default_rng(3).normal(0, 0.5, len(metrics))
     metrics = metrics.assign(time=both)
     adjusted = compare_treatments(metrics, treatments, "C", ["T1"], ["time"], covariates=covariates)
-    assert not adjusted["fallback"].any() and adjusted["variance_reduction"].iloc[0] > 0.9
+    assert adjusted["theta"].tolist() == ["pooled"]  # tea-tasting's, where it does not widen
+    assert adjusted["variance_reduction"].iloc[0] > 0.9
