@@ -197,7 +197,7 @@ def test_a_watched_day_is_the_same_day_and_stops_once_decided(run, tmp_path, cap
 def test_a_bad_spec_is_one_line_naming_the_key_before_anything_starts(tmp_path, capsys):
     cases = {
         "[colour]\nred = 1\n": "colour: unknown key",
-        "[report]\nday = 3\n": "report.day must be at most 2",
+        "[report]\nday = 4\n": "report.day must be at most 3",
         "budget = 0": "world: --budget: session_budget must be at least 1",
         "wings = 2": "world: error: unrecognized arguments: --wings 2",
     }
