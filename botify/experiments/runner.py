@@ -356,7 +356,7 @@ def run_world(
     text = write_report(analysis, out)
     save_days_plot(days, f"{spec.name}: session time and retention per day", out / DAYS_PLOT)
     text += f"\n## Days\n\n{DAY_TABLE_NOTE}\n\n{day_markdown(days)}\n"
-    text += f"\n![session time per day]({DAYS_PLOT})\n"
+    text += f"\n![session time and retention per day]({DAYS_PLOT})\n"
     if watch is not None:
         text += f"\n## Monitoring\n\n{monitoring_markdown(watch)}\n"
         report = json.loads((out / JSON_FILE).read_text())
