@@ -74,7 +74,7 @@ def parse_listen(
             f"unknown field '{extra[0]}'; expected only 'track', 'time' and 'timestamp'"
         )
     timestamp = body.get(TIMESTAMP_FIELD)
-    if timestamp is not None and (
+    if TIMESTAMP_FIELD in body and (
         isinstance(timestamp, bool)
         or not isinstance(timestamp, int)
         or not 0 <= timestamp <= MAX_ID
