@@ -71,7 +71,7 @@ class PopulationState:
     day_satisfaction: np.ndarray
 
     def save(self, path: Path) -> None:
-        """Write the state as a ``.npz`` of plain arrays (no pickle)."""
+        """Write the state as a ``.npz`` of plain numeric arrays."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as file:
             np.savez(
