@@ -3,7 +3,7 @@
 The pre-period is everything logged before the experiment started: the events whose
 timestamp is earlier than the first event served under the experiment, whatever they were
 served under (earlier days' experiments, no experiment). In an experiment run, the days
-before the report day; in the demo, day 1 (``DAY1``) for the A/B of day 2 (``AB``).
+before the report day; in the demo, the three ``PRE`` days for the two-day A/B ``AB``.
 
 A user's covariate for a metric is the same metric (``botify.analysis.metrics``) over the
 user's pre-period events, sessionized the same way. A user the pre-period never saw gets
