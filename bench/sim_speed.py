@@ -14,10 +14,11 @@ import resource
 import sys
 import tempfile
 import time as clock
+from dataclasses import replace
 from pathlib import Path
 
 from botify.serving.service_process import ServiceProcess
-from sim.runner import RunSettings, run_day
+from sim.runner import RunSettings, play_day, run_day
 from sim.world import World, WorldParams, generate_world
 from sim.world_files import load_world, write_world
 
@@ -29,17 +30,25 @@ def _peak_mb() -> tuple[float, float]:
 
 
 def _in_process(world: World, episodes: int, workers: int) -> None:
+    """Two days of the random agent: the world's population (the default), then the same
+    world with uniformly drawn users (no population), to compare their speeds."""
     settings = RunSettings("random", episodes, seed=1, workers=workers)
-    for day, label in ((1, "cold: builds the first-track neighbour cache"), (2, "warm")):
-        started = clock.perf_counter()
-        sessions = run_day(world, settings, day, show_progress=False)
-        elapsed = clock.perf_counter() - started
-        steps = int(sessions["tracks"].sum())
-        print(
-            f"in-process random, workers={workers}, day {day} ({label}): {episodes} sessions, "
-            f"{steps} steps in {elapsed:.2f}s = {steps / elapsed:,.0f} steps/s, "
-            f"{episodes / elapsed:,.0f} sessions/s"
-        )
+    uniform = replace(world, params=replace(world.params, population=False))
+    for kind, played in (("population", world), ("uniform users", uniform)):
+        state = None
+        # A population's day 2 still meets users day 1 did not (their interests' neighbours
+        # are computed then): day 3 is the steady state.
+        days = ((1, "cold: builds the first-track neighbour cache"), (2, "warming"), (3, "warm"))
+        for day, label in days:
+            started = clock.perf_counter()
+            sessions, state = play_day(played, settings, day, state, show_progress=False)
+            elapsed = clock.perf_counter() - started
+            steps, n = int(sessions["tracks"].sum()), len(sessions)
+            print(
+                f"in-process random, {kind}, workers={workers}, day {day} ({label}): {n} "
+                f"sessions, {steps} steps in {elapsed:.2f}s = {steps / elapsed:,.0f} steps/s, "
+                f"{n / elapsed:,.0f} sessions/s"
+            )
 
 
 def _remote(world: World, world_dir: Path, episodes: int, scratch: Path) -> None:

@@ -10,12 +10,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.population import STATE_FILE, PopulationError, PopulationState, load_state
 from sim.remote import DEFAULT_URL
-from sim.runner import AGENTS, RunSettings, run_day
+from sim.runner import AGENTS, RunSettings, play_day
 from sim.stats import format_summary, summarise, write_sessions
 from sim.user_model import MAX_SESSION_TRACKS
 from sim.world import WorldParamError, WorldParams, check_params, generate_world
 from sim.world_files import load_world, write_world
+
+
+def _on_off(text: str) -> bool:
+    """A boolean flag's value: on/off, true/false or 1/0."""
+    choices = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+    if text.lower() not in choices:
+        raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+    return choices[text.lower()]
+
 
 # `sim world` flags for the world's structure and its users' behaviour: flag → WorldParams
 # field(s) (two fields for a LOW HIGH range), type, help. Robustness worlds are one command.
@@ -58,6 +68,37 @@ WORLD_FLAGS = {
         ("consume_sharpness_low", "consume_sharpness_high"),
         float,
         "range LOW HIGH of how sharply users tell liked from disliked",
+    ),
+    "--population": (
+        ("population",),
+        _on_off,
+        "on: users live across days (sim.population); off: each session's user is uniform",
+    ),
+    "--activity-sigma": (
+        ("activity_sigma",),
+        float,
+        "spread (lognormal sigma) of the users' persistent visit rates",
+    ),
+    "--return-sensitivity": (
+        ("return_sensitivity",),
+        float,
+        "how much recent satisfaction multiplies visits: exp(this * memory)",
+    ),
+    "--memory-decay": (
+        ("memory_decay",),
+        float,
+        "share of a user's satisfaction memory kept from one day to the next",
+    ),
+    "--satisfaction-reference": (
+        ("satisfaction_reference",),
+        float,
+        "session time a user finds neutral",
+    ),
+    "--churn-rate": (("churn_rate",), float, "daily chance a neutral user leaves for good"),
+    "--churn-sensitivity": (
+        ("churn_sensitivity",),
+        float,
+        "how much satisfaction lowers churn: rate * exp(-this * memory)",
     ),
 }
 
@@ -106,6 +147,10 @@ def _another_day(day: int) -> bool:
     return answer.strip().lower() in {"y", "yes"}
 
 
+def _saved_state(path: Path) -> PopulationState | None:
+    return load_state(path) if path.is_file() else None
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.agent == "console" and args.workers != 1:
         print("sim run: the console agent needs --workers 1", file=sys.stderr)
@@ -119,12 +164,22 @@ def _run(args: argparse.Namespace) -> int:
         url=args.url,
         max_tracks=args.max_tracks,
         first_session=args.first_session,
+        part=args.part,
     )
+    state_path = args.state or args.world / STATE_FILE
+    state = _saved_state(state_path) if world.params.population else None
     days = []
     day = args.first_day
     last_day = None if args.days is None else args.first_day + args.days - 1
     while True:
-        days.append(run_day(world, settings, day, show_progress=not args.quiet))
+        try:
+            frame, state = play_day(world, settings, day, state, show_progress=not args.quiet)
+        except PopulationError as e:
+            print(f"sim run: {state_path}: {e}", file=sys.stderr)
+            return 2
+        if state is not None:
+            state.save(state_path)
+        days.append(frame)
         print(format_summary(summarise(days[-1])))
         if day == last_day or (last_day is None and not _another_day(day)):
             break
@@ -163,7 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate days of sessions")
     run.add_argument("--world", type=Path, required=True, help="directory from `sim world`")
     run.add_argument("--agent", choices=AGENTS, required=True)
-    run.add_argument("--episodes", type=int, required=True, help="sessions per day")
+    run.add_argument(
+        "--episodes",
+        type=int,
+        required=True,
+        help="sessions per day; on a population world, the day's expected visits at neutral "
+        "satisfaction (satisfied users come back more, churned users never)",
+    )
     run.add_argument("--url", default=DEFAULT_URL, help="botify service (remote agent)")
     run.add_argument("--workers", type=int, default=1, help="parallel processes")
     run.add_argument(
@@ -179,8 +240,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-session",
         type=int,
         default=0,
-        help="play sessions N..N+episodes-1 of each day: a day played in parts, one after the "
-        "other, gives the same sessions as in one run",
+        help="play sessions N..N+episodes-1 of each day (on a population world: visits N.. "
+        "of the day, --part of them): a day played in parts, one after the other, gives the "
+        "same sessions as in one run",
+    )
+    run.add_argument(
+        "--part",
+        type=int,
+        default=None,
+        help="on a population world, play at most this many of the day's visits from "
+        "--first-session on (default: the rest of the day)",
+    )
+    run.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help=f"the population's state between days (default WORLD/{STATE_FILE}): each day "
+        "resumes from the one saved by the day before",
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--max-tracks", type=int, default=MAX_SESSION_TRACKS, help="session cap")

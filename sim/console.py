@@ -27,8 +27,8 @@ class ConsoleAgent:
         genre = catalog.genre_names[catalog.track_genre[track]]
         return f'#{track} "{catalog.titles[track]}" by {artist} ({genre})'
 
-    def next_track(self, user: int, track: int, time: float) -> int:
-        """Ask until the person types a valid track id."""
+    def next_track(self, user: int, track: int, time: float, at: int | None = None) -> int:
+        """Ask until the person types a valid track id (``at`` is not shown)."""
         self.write(f"user {user} listened to {time:.0%} of {self.describe(track)}")
         while True:
             answer = self.read(f"next track id (0..{self.catalog.n_tracks - 1})> ").strip()
@@ -38,6 +38,6 @@ class ConsoleAgent:
                 return choice
             self.write(f"  {answer!r} is not a track id")
 
-    def last_track(self, user: int, track: int, time: float) -> None:
+    def last_track(self, user: int, track: int, time: float, at: int | None = None) -> None:
         """Tell the person the session is over."""
         self.write(f"user {user} listened to {time:.0%} of {self.describe(track)}; session over")

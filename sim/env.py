@@ -54,11 +54,16 @@ class ListeningSessionEnv(gym.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Start a session; ``seed`` is the session key (random from ``np_random`` if None)."""
+        """Start a session; ``seed`` is the session key (random from ``np_random`` if None);
+        ``options={"user": u}`` plays it as user ``u`` (a population's visit), else the
+        key's uniformly drawn user."""
         super().reset(seed=seed)
         key = seed if seed is not None else int(self.np_random.integers(0, 2**63))
         self._key = np.array([key], dtype=np.uint64)
-        user = plan_users(self.world.users, self._key)
+        if options is not None and "user" in options:
+            user = np.array([int(options["user"])], dtype=np.int64)
+        else:
+            user = plan_users(self.world.users, self._key)
         plan = plan_sessions(self.world, self._key, user)
         self.user = int(user[0])
         self.interest_track = int(plan.interest_tracks[0])

@@ -61,9 +61,11 @@ class RemoteAgent:
             self.close()
         return response.status, payload
 
-    def _post(self, endpoint: str, user: int, track: int, time: float) -> dict:
+    def _post(self, endpoint: str, user: int, track: int, time: float, at: int | None) -> dict:
         path = f"{self._base}/{endpoint}/{user}"
         fields = {"track": int(track), "time": float(time)}
+        if at is not None:
+            fields["timestamp"] = int(at)
         body = json.dumps(fields).encode()
         what = f"POST {self.url}/{endpoint}/{user} {fields}"
         for attempt in range(self.retries + 1):
@@ -88,9 +90,10 @@ class RemoteAgent:
         except ValueError as error:
             raise RemoteAgentError(f"{what} answered non-JSON: {text[:300]}") from error
 
-    def next_track(self, user: int, track: int, time: float) -> int:
-        """``POST /next/{user}``; the recommended track id."""
-        answer = self._post("next", user, track, time)
+    def next_track(self, user: int, track: int, time: float, at: int | None = None) -> int:
+        """``POST /next/{user}`` (with the simulated ``timestamp`` ``at``, if given); the
+        recommended track id."""
+        answer = self._post("next", user, track, time, at)
         recommended = answer.get("track") if isinstance(answer, dict) else None
         if not isinstance(recommended, int):
             raise RemoteAgentError(
@@ -98,13 +101,13 @@ class RemoteAgent:
             )
         return recommended
 
-    def last_track(self, user: int, track: int, time: float) -> None:
+    def last_track(self, user: int, track: int, time: float, at: int | None = None) -> None:
         """``POST /last/{user}``: the session's final track; also ends the connection.
 
         A connection per session, not per run: the service's workers each accept their
         share of sessions, instead of one worker serving a simulator worker's whole day.
         """
-        self._post("last", user, track, time)
+        self._post("last", user, track, time, at)
         self.close()
 
     def close(self) -> None:

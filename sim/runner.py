@@ -1,10 +1,13 @@
 """Running one simulated day: session assignment, parallel workers, progress.
 
-Day ``d`` of a run with seed ``S`` consists of global sessions ``0..episodes-1``; session ``g``
-has key ``session_keys(S, d, g)``, which fixes its user, interest, first track and the user's
-listen decisions. A run may play a part of a day, sessions ``first_session`` to
-``first_session + episodes - 1``: parts played one after the other give the same sessions,
-in the same order per user, as the whole day in one run. Worker ``w`` of ``K`` runs the
+On a population world (the default, ``sim.population``) day ``d``'s sessions are the users'
+visits in time order; visit ``v`` of user ``u`` has key ``visit_keys(user_keys(S, d, u), v)``,
+which fixes its interest, first track and the user's listen decisions. Without a population,
+day ``d`` of a run with seed ``S`` consists of global sessions ``0..episodes-1``; session
+``g`` has key ``session_keys(S, d, g)``, which also fixes its (uniformly drawn) user. A run
+may play a part of a day, from session ``first_session`` on: parts played one after the
+other give the same sessions, in the same order per user, as the whole day in one run.
+Worker ``w`` of ``K`` runs the
 sessions whose user id is ``w`` modulo ``K``, in global order, so one user is never simulated
 by two workers at once and the outcome does not depend on scheduling or on ``K``.
 """
@@ -27,6 +30,14 @@ from sim.console import ConsoleAgent
 from sim.engine import run_batch
 from sim.env import ListeningSessionEnv
 from sim.policies import POLICIES
+from sim.population import (
+    DayVisits,
+    PopulationState,
+    activity,
+    day_visits,
+    record_sessions,
+    state_for_day,
+)
 from sim.progress import day_progress
 from sim.remote import DEFAULT_URL, RemoteAgent
 from sim.stats import SESSION_COLUMNS
@@ -42,7 +53,11 @@ _BATCH = 20_000
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What to simulate each day."""
+    """What to simulate each day. Without a population, ``episodes`` is the number of
+    sessions, ``first_session..first_session+episodes-1`` (with a ``part``: the day's size,
+    of which the run plays ``part`` sessions from ``first_session``); with one, the day's
+    expected visits at neutral satisfaction, of which the run plays ``part`` (None: all)
+    from ``first_session`` on."""
 
     agent: str
     episodes: int
@@ -51,18 +66,49 @@ class RunSettings:
     url: str = DEFAULT_URL
     max_tracks: int = MAX_SESSION_TRACKS
     first_session: int = 0
+    part: int | None = None
 
     @property
     def sessions(self) -> np.ndarray:
-        """Global ids of the day's sessions this run plays."""
+        """Global ids of the day's sessions this run plays (without a population)."""
         return np.arange(self.first_session, self.first_session + self.episodes)
 
 
-def worker_sessions(world: World, settings: RunSettings, day: int, worker: int) -> np.ndarray:
-    """Global session ids of one day that worker ``worker`` runs (its users, in order)."""
+@dataclass(frozen=True)
+class DayPlan:
+    """The sessions a run plays of one day, in global order: their ids, keys, users and
+    start timestamps (ms; 0 where the world has no simulated clock)."""
+
+    sessions: np.ndarray
+    keys: np.ndarray
+    users: np.ndarray
+    starts: np.ndarray
+
+    def share(self, workers: int, worker: int) -> DayPlan:
+        """The sessions worker ``worker`` of ``workers`` plays: those of its users."""
+        mine = self.users % workers == worker
+        return DayPlan(self.sessions[mine], self.keys[mine], self.users[mine], self.starts[mine])
+
+
+def uniform_plan(world: World, settings: RunSettings, day: int) -> DayPlan:
+    """Sessions ``settings.sessions``, each of a user drawn uniformly (no population); with
+    a ``part``, ``episodes`` is the day's size and the run plays ``part`` of them."""
     sessions = settings.sessions
-    users = plan_users(world.users, session_keys(settings.seed, day, sessions))
-    return sessions[users % settings.workers == worker]
+    if settings.part is not None:
+        sessions = sessions[: settings.part][sessions[: settings.part] < settings.episodes]
+    keys = session_keys(settings.seed, day, sessions)
+    users = plan_users(world.users, keys)
+    return DayPlan(sessions, keys, users, np.zeros(len(sessions), dtype=np.int64))
+
+
+def visits_plan(visits: DayVisits, settings: RunSettings) -> DayPlan:
+    """The part of a population's day (``sim.population.day_visits``) that ``settings`` plays."""
+    total = len(visits.users)
+    stop = total if settings.part is None else min(total, settings.first_session + settings.part)
+    played = slice(min(settings.first_session, total), stop)
+    return DayPlan(
+        np.arange(total)[played], visits.keys[played], visits.users[played], visits.starts[played]
+    )
 
 
 def _step_agent(world: World, settings: RunSettings) -> StepAgent:
@@ -72,54 +118,57 @@ def _step_agent(world: World, settings: RunSettings) -> StepAgent:
 
 
 def _run_in_process(
-    world: World, settings: RunSettings, day: int, sessions: np.ndarray, progress: Callable
+    world: World, settings: RunSettings, plan: DayPlan, progress: Callable
 ) -> dict[str, np.ndarray]:
-    keys = session_keys(settings.seed, day, sessions)
-    users = plan_users(world.users, keys)
     columns: dict[str, list[np.ndarray]] = {name: [] for name in SESSION_COLUMNS}
-    for start in range(0, len(sessions), _BATCH):
+    for start in range(0, len(plan.keys), _BATCH):
         part = slice(start, start + _BATCH)
-        plan = plan_sessions(world, keys[part], users[part])
+        sessions = plan_sessions(world, plan.keys[part], plan.users[part])
         policy = POLICIES[settings.agent](world)
-        result = run_batch(world, plan, policy, settings.max_tracks, progress)
-        columns["user"].append(plan.users)
-        columns["first_track"].append(plan.first_tracks)
+        result = run_batch(world, sessions, policy, settings.max_tracks, progress)
+        columns["user"].append(sessions.users)
+        columns["first_track"].append(sessions.first_tracks)
         columns["tracks"].append(result.tracks)
         columns["time"].append(result.time)
         columns["truncated"].append(result.truncated)
     joined = {name: np.concatenate(parts) for name, parts in columns.items() if parts}
-    joined["requests"] = np.zeros(len(sessions), dtype=np.int64)
+    joined["requests"] = np.zeros(len(plan.keys), dtype=np.int64)
+    joined["start"] = plan.starts
     return joined
 
 
 def _run_stepwise(
-    world: World, settings: RunSettings, day: int, sessions: np.ndarray, progress: Callable
+    world: World, settings: RunSettings, plan: DayPlan, progress: Callable
 ) -> dict[str, np.ndarray]:
     env = ListeningSessionEnv(world, settings.max_tracks)
     agent = _step_agent(world, settings)
+    clock_on = world.params.population
     outcomes = []
     # One session's numpy work is tiny; BLAS helper threads would only spin between steps
     # and take the cores the service under test needs (it halved remote throughput).
     with threadpool_limits(limits=1):
-        for key in session_keys(settings.seed, day, sessions):
-            outcomes.append(run_session(env, agent, int(key)))
+        for key, user, start in zip(plan.keys, plan.users, plan.starts, strict=True):
+            at = int(start) if clock_on else None
+            outcomes.append(run_session(env, agent, int(key), int(user), at))
             progress(1)
     fields = ("user", "first_track", "tracks", "time", "requests", "truncated")
-    return {name: np.array([getattr(o, name) for o in outcomes]) for name in fields}
+    columns = {name: np.array([getattr(o, name) for o in outcomes]) for name in fields}
+    return columns | {"start": plan.starts}
 
 
 def run_worker(
     world: World,
     settings: RunSettings,
     day: int,
+    plan: DayPlan,
     worker: int,
     progress: Callable[[int], None] = lambda n: None,
 ) -> pd.DataFrame:
-    """The per-session stats of one worker's share of one day."""
-    sessions = worker_sessions(world, settings, day, worker)
+    """The per-session stats of one worker's share of one day's ``plan``."""
+    mine = plan.share(settings.workers, worker)
     run = _run_stepwise if settings.agent in STEPWISE_AGENTS else _run_in_process
-    columns = run(world, settings, day, sessions, progress) if len(sessions) else {}
-    frame = pd.DataFrame({"day": day, "session": sessions} | columns)
+    columns = run(world, settings, mine, progress) if len(mine.keys) else {}
+    frame = pd.DataFrame({"day": day, "session": mine.sessions} | columns)
     return frame.reindex(columns=list(SESSION_COLUMNS))
 
 
@@ -138,6 +187,7 @@ def _worker_process(
     world: World,
     settings: RunSettings,
     day: int,
+    plan: DayPlan,
     worker: int,
     connection: Connection,
     counter: Synchronized,
@@ -147,14 +197,17 @@ def _worker_process(
             counter.value += n
 
     try:
-        connection.send_bytes(b"\0" + _encode(run_worker(world, settings, day, worker, progress)))
+        frame = run_worker(world, settings, day, plan, worker, progress)
+        connection.send_bytes(b"\0" + _encode(frame))
     except Exception as error:  # the parent raises it with the worker's number
         connection.send_bytes(b"\1" + f"worker {worker}: {error!r}".encode())
     finally:
         connection.close()
 
 
-def _run_parallel(world: World, settings: RunSettings, day: int, bar) -> pd.DataFrame:
+def _run_parallel(
+    world: World, settings: RunSettings, day: int, plan: DayPlan, bar
+) -> pd.DataFrame:
     # fork: workers inherit the loaded world instead of receiving it serialised.
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
@@ -162,7 +215,7 @@ def _run_parallel(world: World, settings: RunSettings, day: int, bar) -> pd.Data
     for worker in range(settings.workers):
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
-            target=_worker_process, args=(world, settings, day, worker, send, counter)
+            target=_worker_process, args=(world, settings, day, plan, worker, send, counter)
         )
         process.start()
         send.close()
@@ -186,21 +239,42 @@ def _run_parallel(world: World, settings: RunSettings, day: int, bar) -> pd.Data
     return pd.concat([_decode(payloads[w][1:]) for w in range(settings.workers)])
 
 
-def _warm_first_track_candidates(world: World, settings: RunSettings, day: int) -> None:
-    # Done once in the parent so that forked workers inherit the memoised nearest tracks.
-    keys = session_keys(settings.seed, day, settings.sessions)
-    plan_sessions(world, keys, plan_users(world.users, keys))
-
-
 def run_day(
-    world: World, settings: RunSettings, day: int, show_progress: bool = True
+    world: World,
+    settings: RunSettings,
+    day: int,
+    show_progress: bool = True,
+    visits: DayVisits | None = None,
 ) -> pd.DataFrame:
-    """Per-session stats of one day, ordered by global session id."""
+    """Per-session stats of one day, ordered by global session id: the population's
+    ``visits`` of the day when given (``sim.population.day_visits``), else uniform users."""
+    plan = uniform_plan(world, settings, day) if visits is None else visits_plan(visits, settings)
     if settings.workers > 1:
-        _warm_first_track_candidates(world, settings, day)
-    with day_progress(settings.episodes, f"day {day}", show_progress) as bar:
+        # Once in the parent, so that forked workers inherit the memoised nearest tracks.
+        plan_sessions(world, plan.keys, plan.users)
+    with day_progress(len(plan.keys), f"day {day}", show_progress) as bar:
         if settings.workers == 1:
-            frame = run_worker(world, settings, day, 0, bar.update)
+            frame = run_worker(world, settings, day, plan, 0, bar.update)
         else:
-            frame = _run_parallel(world, settings, day, bar)
+            frame = _run_parallel(world, settings, day, plan, bar)
     return frame.sort_values("session", kind="stable").reset_index(drop=True)
+
+
+def play_day(
+    world: World,
+    settings: RunSettings,
+    day: int,
+    state: PopulationState | None = None,
+    show_progress: bool = True,
+) -> tuple[pd.DataFrame, PopulationState | None]:
+    """One day: on a population world, the visits of the users from ``state`` (None: a fresh
+    population; ``settings.first_session > 0`` continues a day played in parts) and the
+    state after them; else ``run_day``'s uniform sessions and None."""
+    params = world.params
+    if not params.population:
+        return run_day(world, settings, day, show_progress), None
+    state = state_for_day(params, state, settings.seed, day, resume=settings.first_session > 0)
+    visits = day_visits(params, state, settings.episodes, activity(params))
+    frame = run_day(world, settings, day, show_progress, visits)
+    users, times = frame["user"].to_numpy(np.int64), frame["time"].to_numpy(np.float64)
+    return frame, record_sessions(params, state, users, times)

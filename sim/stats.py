@@ -15,6 +15,7 @@ SESSION_COLUMNS = (
     "time",
     "requests",
     "truncated",
+    "start",  # the session's simulated start (ms since the epoch; 0 without a population)
 )
 
 

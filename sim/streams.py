@@ -13,6 +13,8 @@ import numpy as np
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
+_USER_SALT = np.uint64(0xD6E8FEB86659FD93)
+_ONE = np.uint64(1)
 
 
 class Stream(IntEnum):
@@ -23,6 +25,10 @@ class Stream(IntEnum):
     FIRST_TRACK = 3
     BUDGET = 4
     AGENT = 5
+    ACTIVITY = 6
+    VISITS = 7
+    START = 8
+    CHURN = 9
 
 
 def mix64(values: np.ndarray | int) -> np.ndarray:
@@ -34,10 +40,27 @@ def mix64(values: np.ndarray | int) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _day_key(seed: int, day: int) -> np.ndarray:
+    return mix64(mix64(np.uint64(seed)) ^ np.uint64(day))
+
+
 def session_keys(seed: int, day: int, sessions: np.ndarray) -> np.ndarray:
     """The 64-bit key of each global session index of one day of a run seeded with ``seed``."""
-    day_key = mix64(mix64(np.uint64(seed)) ^ np.uint64(day))
-    return mix64(day_key ^ np.asarray(sessions, dtype=np.uint64))
+    return mix64(_day_key(seed, day) ^ np.asarray(sessions, dtype=np.uint64))
+
+
+def user_keys(seed: int, day: int, users: np.ndarray) -> np.ndarray:
+    """The 64-bit key of each user on one day of a run (day 0: the user's lifelong key).
+
+    Salted apart from ``session_keys``, so that a user's key is no session's key."""
+    salted = mix64(np.asarray(users, dtype=np.uint64)) ^ _USER_SALT
+    return mix64(_day_key(seed, day) ^ salted)
+
+
+def visit_keys(keys: np.ndarray, visits: np.ndarray) -> np.ndarray:
+    """The session key of visit number ``visits`` of the users of ``keys`` (``user_keys``):
+    a user's sessions depend on the user's own draws only, not on anyone else's visits."""
+    return mix64(np.asarray(keys, dtype=np.uint64) ^ mix64(np.asarray(visits, np.uint64) + _ONE))
 
 
 def uniforms(keys: np.ndarray, stream: Stream, counters: np.ndarray | int) -> np.ndarray:

@@ -45,6 +45,15 @@ class WorldParams:
     consume_sharpness_low: float = 4.0
     consume_sharpness_high: float = 15.0
     genre_label_noise: float = 0.0
+    # The population across days (``sim.population``); False: each session's user is drawn
+    # uniformly and nothing carries over between days.
+    population: bool = True
+    activity_sigma: float = 1.5
+    return_sensitivity: float = 0.5
+    memory_decay: float = 0.6
+    satisfaction_reference: float = 1.5
+    churn_rate: float = 0.02
+    churn_sensitivity: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -269,6 +278,12 @@ def check_params(params: WorldParams) -> None:
         ),
         ("hop_probability", 0.0 <= params.hop_probability <= 1.0, "in [0, 1]"),
         ("genre_label_noise", 0.0 <= params.genre_label_noise <= 1.0, "in [0, 1]"),
+        ("activity_sigma", 0.0 <= params.activity_sigma <= 5.0, "in [0, 5]"),
+        ("return_sensitivity", 0.0 <= params.return_sensitivity <= 10.0, "in [0, 10]"),
+        ("memory_decay", 0.0 <= params.memory_decay < 1.0, "in [0, 1)"),
+        ("satisfaction_reference", params.satisfaction_reference >= 0.0, "at least 0"),
+        ("churn_rate", 0.0 <= params.churn_rate <= 1.0, "in [0, 1]"),
+        ("churn_sensitivity", 0.0 <= params.churn_sensitivity <= 10.0, "in [0, 10]"),
         ("consume_bias_low", params.consume_bias_low <= params.consume_bias_high, "<= high"),
         (
             "consume_sharpness_low",

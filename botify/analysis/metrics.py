@@ -2,6 +2,17 @@
 
 Per-user metrics are over closed sessions (``botify.logs.sessions``), except
 ``mean_request_latency``, which is over all of the user's requests.
+
+Whether users come back, over the window of the sessions analysed (the experiment's days; a
+day is a UTC calendar day of the session's start, the simulator's days included):
+
+- ``active_days``: the days on which the user had a session;
+- ``retention``: 1 if the user had a session on a later day of the window than the day of
+  their first one, else 0. A user whose first session is on the window's last day has had
+  no chance to come back and is not counted (NaN): the maturity rule of rolling retention
+  (Statsig), so a window that ends does not read as users leaving;
+- ``return_gap``: the mean number of days between the user's consecutive active days
+  (NaN with fewer than two).
 """
 
 from __future__ import annotations
@@ -19,7 +30,11 @@ METRICS = (
     "mean_time_per_session",
     "mean_tracks_per_session",
     "mean_request_latency",
+    "active_days",
+    "retention",
+    "return_gap",
 )
+DAY_MS = 86_400_000
 # Metrics that guard against harm rather than measure the outcome: Holm-adjusted as a
 # family of their own (see ``botify.analysis.stats``).
 GUARDRAIL_METRICS = ("mean_request_latency",)
@@ -53,6 +68,7 @@ def user_metrics(sessions: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
     tracks = closed["tracks"].sum().reindex(users, fill_value=0)
     per_session = count.where(count > 0)
     timed = latency.reindex(users)
+    returns = return_metrics(sessions, users)
     return pd.DataFrame(
         {
             "time": time.astype("float64"),
@@ -61,7 +77,25 @@ def user_metrics(sessions: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
             "mean_tracks_per_session": tracks / per_session,
             "mean_request_latency": timed["latency"]
             / timed["requests"].where(timed["requests"] > 0),
+            **{name: returns[name] for name in returns},
         },
+        index=users,
+    )
+
+
+def return_metrics(sessions: pd.DataFrame, users: pd.Index) -> pd.DataFrame:
+    """``active_days``, ``retention`` and ``return_gap`` of ``users`` (see module doc) from
+    the session table; the window is the days of all its sessions, open ones included."""
+    day = sessions["start"] // DAY_MS
+    last_day = day.max() if len(day) else 0
+    days = day[sessions["closed"]].groupby(sessions["user"][sessions["closed"]])
+    first, last, active = days.min(), days.max(), days.nunique()
+    active = active.reindex(users, fill_value=0).astype("int64")
+    first, last = first.reindex(users), last.reindex(users)
+    retention = (last > first).astype("float64").where(first < last_day)
+    gap = (last - first) / (active - 1).where(active > 1)
+    return pd.DataFrame(
+        {"active_days": active, "retention": retention, "return_gap": gap.astype("float64")},
         index=users,
     )
 

@@ -3,16 +3,17 @@
 The pre-period is everything logged before the experiment started: the events whose
 timestamp is earlier than the first event served under the experiment, whatever they were
 served under (earlier days' experiments, no experiment). In an experiment run, the days
-before the report day; in the demo, day 1 (``DAY1``) for the A/B of day 2 (``AB``).
+before the report day; in the demo, the three ``PRE`` days for the two-day A/B ``AB``.
 
 A user's covariate for a metric is the same metric (``botify.analysis.metrics``) over the
 user's pre-period events, sessionized the same way. A user the pre-period never saw gets
-what ``user_metrics`` gives a user without closed sessions: ``time`` 0 and ``sessions`` 0
-(true values, not guesses); a metric that stays undefined (a per-session mean, the request
-latency) is filled with the mean of the experiment's users who have it. Any value fixed
-before the treatment keeps CUPED unbiased; the fill only decides how much variance those
-users' covariate removes. tea-tasting expects a complete covariate column and leaves the
-filling to its user, so the same filled column goes into both (the test compares them).
+what ``user_metrics`` gives a user without closed sessions: ``time``, ``sessions`` and
+``active_days`` 0 (true values, not guesses); a metric that stays undefined (a per-session
+mean, the request latency, retention, the return gap) is filled with the mean of the
+experiment's users who have it. Any value fixed before the treatment keeps CUPED unbiased;
+the fill only decides how much variance those users' covariate removes. tea-tasting expects
+a complete covariate column and leaves the filling to its user, so the same filled column
+goes into both (the test compares them).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def experiment_start(log: EventDatabase, experiment: str) -> int:
 def fill_covariates(pre_metrics: pd.DataFrame, users: pd.Index) -> pd.DataFrame:
     """The covariate columns for ``users`` from their pre-period metrics (see module doc)."""
     present = pre_metrics.reindex(users)
-    filled = present.fillna({"time": 0.0, "sessions": 0})
+    filled = present.fillna({"time": 0.0, "sessions": 0, "active_days": 0})
     filled = filled.fillna(filled.mean()).fillna(0.0)
     return filled[list(METRICS)].add_prefix(COVARIATE_PREFIX).astype("float64")
 

@@ -103,10 +103,14 @@ def cuped_section(analysis: AbAnalysis) -> str:
         [
             *_effect_cells(row, labels),
             _percent(100 * row["variance_reduction"], signed=False),
-            _percent(100 * narrowed, signed=False),
+            "plain row: CUPED would widen it"
+            if row["fallback"]
+            else _percent(100 * narrowed, signed=False)
+            + (" (θ per arm)" if row["theta"] == "per_arm" else ""),
         ]
         for (_, row), narrowed in zip(adjusted.iterrows(), narrowing, strict=True)
     ]
+    thetas = adjusted["theta"].value_counts()
     per_metric = (
         adjusted.groupby("metric", sort=False)["variance_reduction"].agg(["min", "max"]).dropna()
     )
@@ -118,10 +122,15 @@ def cuped_section(analysis: AbAnalysis) -> str:
         f"Pre-period: the {_count(pre.events)} events before the experiment's first "
         f"(timestamp {pre.start}); {_count(pre.users_seen)} of its {_count(pre.users)} users "
         "appear in it. Covariate: each user's same metric over the pre-period (users it never "
-        "saw: time and sessions 0, other metrics the mean of those it saw); θ pooled over both "
-        "arms of each comparison; means are the adjusted means. variance reduction = 1 - "
-        "Var(adjusted effect) / Var(unadjusted effect); CI narrowing = 1 - width ratio of the "
-        "relative CIs. Holm as above, over the adjusted rows. **These rows decide.**\n\n"
+        "saw: time, sessions and active days 0, other metrics the mean of those it saw); θ "
+        "pooled over both arms of each comparison (tea-tasting's); where that would widen the "
+        "absolute or relative interval, θ per arm, and where that would too, the plain row: "
+        "CUPED never widens an interval (here θ pooled in "
+        f"{thetas.get('pooled', 0)} rows, per arm in {thetas.get('per_arm', 0)}, plain in "
+        f"{thetas.get('none', 0)}, of {len(adjusted)}). Means are the adjusted means. variance "
+        "reduction = 1 - Var(adjusted effect) / Var(unadjusted effect); CI narrowing = 1 - "
+        "width ratio of the relative CIs. Holm as above, over these rows. **These rows "
+        "decide.**\n\n"
         f"Variance reduction per metric (range over treatments): {summary or 'n/a'}."
     )
     header = [*TABLE_COLUMNS, "variance reduction", "CI narrowing"]
@@ -285,6 +294,8 @@ def report_json(analysis: AbAnalysis) -> dict:
                 **{key: _json_value(row[key]) for key in JSON_COLUMNS},
                 "significant": bool(row["significant"]),
                 "method": row["method"],
+                "fallback": bool(row["fallback"]),
+                "theta": row["theta"],
             }
         )
     pre = analysis.pre_period

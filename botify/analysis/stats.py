@@ -23,6 +23,15 @@ not depend on the treatment). The adjusted means and variances then go through t
 Welch and delta-method formulas. This is tea-tasting's ``Mean(..., covariate=...)``, number
 for number (a test checks it to 1e-9). Since ``x`` predates the treatment, the adjustment
 removes variance without biasing the effect.
+
+CUPED never hurts: the pooled θ is optimal for the pooled data, not for each arm, and the
+relative interval also moves with the adjusted means, so when the arms differ much (an
+effect of +1,000%: the pooled θ fits the treatment's spread and inflates the control's) an
+adjusted interval can come out wider than the plain one (by up to 2x on the demo). Such a
+row takes θ per arm instead (``theta`` "per_arm": each arm's own cov(x, y) / var(x), Lin's
+interacted regression, whose per-arm variance is never above the plain one), and if that
+too would widen the absolute or relative interval, it is the plain Welch row (``theta``
+"none", ``fallback``). Rows with ``theta`` "pooled" are tea-tasting's.
 """
 
 from __future__ import annotations
@@ -54,6 +63,8 @@ COMPARISON_COLUMNS = (
     "variance_reduction",
     "std_error",
     "log_std_error",
+    "fallback",
+    "theta",
 )
 # Covariate columns passed to ``compare_treatments`` are named after the metric they adjust.
 COVARIATE_PREFIX = "pre_"
@@ -196,12 +207,14 @@ def _group_moments(
     return moments
 
 
-def cuped_adjust(control: dict, treatment: dict) -> tuple[dict, dict]:
+def cuped_adjust(control: dict, treatment: dict, per_arm: bool = False) -> tuple[dict, dict]:
     """CUPED-adjusted ``mean`` and ``var`` of two arms from their moments (arrays allowed).
 
     Each arm is a dict of ``n``, ``my``, ``mx`` (means of metric and covariate), ``vy``,
     ``vx`` (sample variances) and ``cxy`` (sample covariance). θ is estimated on both arms
-    together (their concatenation); a covariate without variance gives θ = 0 (no adjustment).
+    together (their concatenation, tea-tasting's), or with ``per_arm`` on each arm's own
+    users (Lin's interacted regression: each arm's variance is then at its minimum); a
+    covariate without variance gives θ = 0 (no adjustment).
     """
     n_c, n_t = (np.asarray(arm["n"], dtype="float64") for arm in (control, treatment))
     n = n_c + n_t
@@ -214,9 +227,13 @@ def cuped_adjust(control: dict, treatment: dict) -> tuple[dict, dict]:
         cxy = ((n_c - 1) * control["cxy"] + (n_t - 1) * treatment["cxy"] + between * dx * dy) / (
             n - 1
         )
-        theta = np.where(vx > 0, cxy / vx, 0.0)
+        pooled = np.where(vx > 0, cxy / vx, 0.0)
+        thetas = [
+            np.where(arm["vx"] > 0, np.asarray(arm["cxy"]) / arm["vx"], 0.0) if per_arm else pooled
+            for arm in (control, treatment)
+        ]
     adjusted = []
-    for arm in (control, treatment):
+    for arm, theta in zip((control, treatment), thetas, strict=True):
         adjusted.append(
             {
                 "mean": arm["my"] - theta * (arm["mx"] - mx),
@@ -291,6 +308,34 @@ def compare_treatments(
         reduction = 1 - (adjusted_c["var"] / base["n"] + adjusted_t["var"] / pick["n"]) / (
             plain_c["var"] / base["n"] + plain_t["var"] / pick["n"]
         )
+    theta = np.full(len(rows), "none" if covariates is None else "pooled", dtype=object)
+    if covariates is not None:
+        plain = effect_from_summary(
+            plain_c["mean"], plain_c["var"], base["n"], plain_t["mean"], plain_t["var"],
+            pick["n"], confidence,
+        )  # fmt: skip
+        arm_c, arm_t = cuped_adjust(base, pick, per_arm=True)
+        per_arm = effect_from_summary(
+            arm_c["mean"], arm_c["var"], base["n"], arm_t["mean"], arm_t["var"], pick["n"],
+            confidence,
+        )  # fmt: skip
+        # Pooled θ (tea-tasting's) where it does not widen the interval, else per-arm θ
+        # where that does not, else the plain row.
+        use_arm = wider_than_plain(result, plain) & ~wider_than_plain(per_arm, plain)
+        use_plain = wider_than_plain(result, plain) & wider_than_plain(per_arm, plain)
+        theta[use_arm], theta[use_plain] = "per_arm", "none"
+        for chosen, summary, arm_means in (
+            (use_arm, per_arm, (arm_c, arm_t)),
+            (use_plain, plain, (plain_c, plain_t)),
+        ):
+            for key in result:
+                result[key] = np.where(chosen, summary[key], result[key])
+            adjusted_c = {k: np.where(chosen, arm_means[0][k], v) for k, v in adjusted_c.items()}
+            adjusted_t = {k: np.where(chosen, arm_means[1][k], v) for k, v in adjusted_t.items()}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reduction = 1 - (adjusted_c["var"] / base["n"] + adjusted_t["var"] / pick["n"]) / (
+                plain_c["var"] / base["n"] + plain_t["var"] / pick["n"]
+            )
     p_holm = np.full(len(rows), np.nan)
     guardrail = np.array([metric in guardrails for _, metric in rows], dtype=bool)
     for family in (guardrail, ~guardrail):
@@ -316,6 +361,21 @@ def compare_treatments(
             "variance_reduction": reduction if covariates is not None else np.nan,
             "std_error": result["std_error"],
             "log_std_error": result["log_std_error"],
+            "fallback": theta == "none" if covariates is not None else False,
+            "theta": theta,
         }
     )
     return table[list(COMPARISON_COLUMNS)]
+
+
+def wider_than_plain(adjusted: dict[str, np.ndarray], plain: dict[str, np.ndarray]) -> np.ndarray:
+    """Per row of two ``effect_from_summary`` results: whether the adjusted absolute or
+    relative interval is wider than the plain one (undefined widths compare as not wider)."""
+    with np.errstate(invalid="ignore"):
+        wider_abs = (adjusted["abs_upper"] - adjusted["abs_lower"]) > (
+            plain["abs_upper"] - plain["abs_lower"]
+        )
+        wider_rel = (adjusted["rel_upper"] - adjusted["rel_lower"]) > (
+            plain["rel_upper"] - plain["rel_lower"]
+        )
+    return wider_abs | wider_rel

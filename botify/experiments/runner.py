@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 import requests
 
-from botify.analysis.days import day_markdown, day_table, save_days_plot
+from botify.analysis.days import DAY_TABLE_NOTE, day_markdown, day_table, save_days_plot
 from botify.analysis.diagnostics import load_track_artists
 from botify.analysis.pipeline import AbAnalysis, analyze_experiment
 from botify.analysis.report import write_report
@@ -160,7 +160,11 @@ class WorldRun:
 def _sim_run(
     spec: ExperimentSpec, day: int, world: Path, url: str, workers: int, episodes: int, out: Path
 ) -> list[str]:
-    """``sim run`` of ``episodes`` sessions of ``day`` against the service, stats to ``out``."""
+    """``sim run`` of ``episodes`` sessions of ``day`` against the service, stats to ``out``.
+
+    The population's state between days stays beside the world (``sim run``'s default), so
+    a later ``sim run --first-day N`` on that world (the in-process oracle of
+    ``bench/learning.py``) replays day N's visits from the same state."""
     return ["sim", "run", "--world", str(world), "--agent", "remote", "--url", url,
             "--episodes", str(episodes), "--workers", str(workers), "--days", "1",
             "--first-day", str(day), "--seed", str(spec.seed), "--out", str(out)]  # fmt: skip
@@ -179,18 +183,19 @@ def _simulate_watched(
     workers: int,
     watch: Watch,
 ) -> None:
-    """The report day in chunks (``sim run --first-session``), a look after each chunk."""
+    """The report day in chunks (``sim run --first-session --part``), a look after each
+    chunk, until a chunk finds the day's visits exhausted."""
     day = spec.report_day
     total = spec.days[day - 1].sessions
     chunk = watch.monitoring.chunk(total)
     view = LiveView()
     parts = []
-    for first in range(0, total, chunk):
+    first = 0
+    while True:
         part = out / f"day{day}-sessions-from-{first}.csv"
-        episodes = min(chunk, total - first)
         played = subprocess.run(
-            [sys.executable, "-m", *_sim_run(spec, day, world, url, workers, episodes, part)]
-            + ["--first-session", str(first), "--quiet"],
+            [sys.executable, "-m", *_sim_run(spec, day, world, url, workers, total, part)]
+            + ["--first-session", str(first), "--part", str(chunk), "--quiet"],
             capture_output=True,
             text=True,
             preexec_fn=die_with_parent,
@@ -199,10 +204,14 @@ def _simulate_watched(
             print(played.stdout + played.stderr, file=sys.stderr)
             raise StageError(f"`sim run` (sessions from {first}) exited with {played.returncode}")
         parts.append(part)
-        look = watch.look(out / "logs", first + episodes)
+        sessions = len(pd.read_csv(part))
+        first += sessions
+        look = watch.look(out / "logs", first)
         view.show(look_lines(look, watch))
         if watch.monitoring.stop_early and look.all_decided:
             print(f"    every comparison decided: stopped after {look.sessions:,} sessions")
+            break
+        if sessions < chunk:
             break
     pd.concat([pd.read_csv(part) for part in parts], ignore_index=True).to_csv(
         out / f"day{day}-sessions.csv", index=False
@@ -327,7 +336,7 @@ def run_world(
                 + (f", retrain {', '.join(day_spec.train)}" if day_spec.train else "")
             )
             versions = _train_and_deploy(spec, day, world, logs, out, client, config)
-            if day > 1:
+            if day > 1 and day_spec.name != spec.days[day - 2].name:
                 activate(client, config, day_spec.name)
             wait_until_serving(service.url, day_spec.name, versions)
             if monitoring is not None and day == spec.report_day:
@@ -350,7 +359,8 @@ def run_world(
         if embedded is not None:
             embedded.close()
 
-    started = stage(f"report: day {spec.report_day}, experiment {spec.report.name}")
+    report_days = ", ".join(str(day) for day in spec.report_days)
+    started = stage(f"report: day {report_days}, experiment {spec.report.name}")
     with open_log(logs) as log:
         analysis = analyze_experiment(
             log,
@@ -360,7 +370,7 @@ def run_world(
             config.good_time,
         )
         days = day_table(log, [day.name for day in spec.days])
-    save_days_plot(days, f"{spec.name}: session time per day", out / DAYS_PLOT)
+    save_days_plot(days, f"{spec.name}: session time and retention per day", out / DAYS_PLOT)
     done(started)
     return WorldRun(out, world, analysis, days, watch)
 
@@ -370,8 +380,8 @@ def write_world_report(run: WorldRun, robustness: tuple[str, dict] | None = None
     by the days, the monitoring looks (if watched) and ``robustness`` (its markdown section
     and its ``report.json`` entry); returns the markdown."""
     appendix = (
-        f"\n## Days\n\nSession time per session, mean ± 95% CI.\n\n{day_markdown(run.days)}\n"
-        f"\n![session time per day]({DAYS_PLOT})\n"
+        f"\n## Days\n\n{DAY_TABLE_NOTE}\n\n{day_markdown(run.days)}\n"
+        f"\n![session time and retention per day]({DAYS_PLOT})\n"
     )
     extra_json = {}
     if run.watch is not None:

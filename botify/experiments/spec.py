@@ -21,15 +21,18 @@
 
 Optional: a day's ``deploy = { contextual = "lists.jsonl" }`` (serve lists made elsewhere
 from this day on, instead of retraining), a day's ``name`` (its experiment's name, which
-seeds the users' assignment; default ``DAY<n>``), ``[report]`` with ``day`` (default the
-last) and ``control`` (default ``C``), ``[robustness]`` with ``worlds = N`` (rerun on N
-further worlds, see ``botify.experiments.robustness``), ``[service]`` with ``workers``. Every error
-is a ``SpecError`` whose message names the key, so the command can say it in one line.
+seeds the users' assignment; default ``DAY<n>``; consecutive days with the same name and
+arms continue one experiment, and its report covers all of them), ``[report]`` with ``day``
+(default the last) and ``control`` (default ``C``), ``[robustness]`` with ``worlds = N``
+(rerun on N further worlds, see ``botify.experiments.robustness``), ``[service]`` with
+``workers``. Every error is a ``SpecError`` whose message names the key, so the command can
+say it in one line.
 
 A spec may come from anyone: ``name`` becomes a directory (``experiment-output/NAME``), so
 it is a plain name; ``[world]`` keys become ``sim world`` flags, so they are plain names
 with numeric values and never one of the runner's own flags (``--out``, ``--check``); and
 every number has an upper bound (``LIMITS``), so a typo cannot ask for a million workers.
+
 """
 
 from __future__ import annotations
@@ -79,8 +82,13 @@ class ExperimentSpec:
 
     @property
     def report(self) -> DaySpec:
-        """The day whose A/B the report is about."""
+        """The day whose A/B the report is about (with every day of its experiment)."""
         return self.days[self.report_day - 1]
+
+    @property
+    def report_days(self) -> list[int]:
+        """The day numbers of the report's experiment."""
+        return [n for n, day in enumerate(self.days, start=1) if day.name == self.report.name]
 
     @property
     def experiments(self) -> dict[str, dict[str, str]]:
@@ -202,6 +210,24 @@ def _day(number: int, value: object, directory: Path) -> DaySpec:
     )
 
 
+def check_continued_experiments(days: tuple[DaySpec, ...]) -> None:
+    """Days sharing a ``name`` continue one experiment: they must follow each other and
+    serve the same arms (the users' assignment stays), else ``SpecError``."""
+    for number, (before, day) in enumerate(zip(days, days[1:], strict=False), start=2):
+        if day.name == before.name and day.arms != before.arms:
+            raise SpecError(
+                f"days[{number}].arms: day {number} continues experiment {day.name!r}, "
+                "so it needs the same arms as the day before"
+            )
+    names = [day.name for day in days]
+    runs = [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
+    if len(set(runs)) != len(runs):
+        raise SpecError(
+            f"days: the days of one experiment must follow each other, got {names} "
+            "(give the other days their own name)"
+        )
+
+
 def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
     """Check a parsed TOML document; ``directory`` is where relative paths start."""
     _unknown(raw, TOP_KEYS, "")
@@ -223,9 +249,7 @@ def parse_spec(raw: dict, directory: Path) -> ExperimentSpec:
     if len(days_raw) > LIMITS["days"]:
         raise SpecError(f"days: at most {LIMITS['days']} days, got {len(days_raw)}")
     days = tuple(_day(number, value, directory) for number, value in enumerate(days_raw, start=1))
-    names = [day.name for day in days]
-    if len(set(names)) != len(names):
-        raise SpecError(f"days: every day needs its own name, got {names}")
+    check_continued_experiments(days)
     report = _table(raw.get("report", {}), "report")
     _unknown(report, {"day", "control"}, "report.")
     report_day = _int(report.get("day", len(days)), "report.day", 1)

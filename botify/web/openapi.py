@@ -153,6 +153,13 @@ def openapi_document(tracks: int) -> dict:
                     "properties": {
                         "track": {"type": "integer", "minimum": 0, "maximum": tracks - 1},
                         "time": {"type": "number", "minimum": 0, "maximum": 1},
+                        "timestamp": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 2**63 - 1,
+                            "description": "When the listen happened (ms since the epoch); "
+                            "default: the service's clock",
+                        },
                     },
                 },
                 "Next": {

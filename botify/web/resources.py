@@ -60,18 +60,18 @@ class Track(Resource):
         return catalog.describe(track)
 
 
-def answer_listen(user: int, answer: Callable[[Service, int, int, float, float], dict]):
+def answer_listen(user: int, answer: Callable[[Service, int, int, float, float, int | None], dict]):
     """``POST /next/<user>`` and ``POST /last/<user>`` share a body and its errors: validate
     it, let ``answer`` (``Service.next`` or ``Service.last``) serve it, shape the answer."""
     started = time.perf_counter()
     svc = service()
     try:
         validate_user(user)
-        track, listened = parse_listen(request_body(), request.content_type, svc.catalog)
+        track, listened, at = parse_listen(request_body(), request.content_type, svc.catalog)
     except InvalidRequest as e:
         return {"message": str(e)}, 400
     try:
-        return answer(svc, user, track, listened, started)
+        return answer(svc, user, track, listened, started, at)
     except LogUnavailable as e:
         # Never answered without its line (docs/events.md): refused, the client may retry.
         return {"message": f"{e}; the request was not served"}, 503

@@ -43,7 +43,8 @@ class Answered:
     """One answered ``/next`` or ``/last``: what its event line records.
 
     ``started`` is the ``time.perf_counter()`` of the request's arrival, ``state`` None when
-    Redis was unreachable, ``recommendation`` None for ``/last``.
+    Redis was unreachable, ``recommendation`` None for ``/last``, ``at`` the client's
+    timestamp of the listen (ms; None: the service's clock dates the event).
     """
 
     message: str
@@ -55,6 +56,7 @@ class Answered:
     recommender: Recommender
     state: UserState | None
     recommendation: Recommendation | None = None
+    at: int | None = None
 
     def event(self, experiments: Iterable[Experiment]) -> Event:
         """The event record of this answer (docs/events.md), stamped now; ``experiments``:
@@ -70,7 +72,7 @@ class Answered:
         )
         return Event(
             message=self.message,
-            timestamp=int(time.time() * 1000),
+            timestamp=int(time.time() * 1000) if self.at is None else self.at,
             user=self.user,
             track=self.track,
             time=self.listened,
@@ -140,8 +142,11 @@ class Service:
         """The experiment being served now (``botify activate`` switches it)."""
         return self.experiments[self.active_experiment.name]
 
-    def next(self, user: int, track: int, listened: float, started: float) -> dict:
+    def next(
+        self, user: int, track: int, listened: float, started: float, at: int | None = None
+    ) -> dict:
         """``/next``: apply the listen, recommend the next track, log; the answer's body.
+        ``at`` is the client's timestamp of the listen (ms; None: the service's clock).
 
         When Redis is unreachable the answer degrades to a random track and the event
         says so, instead of failing the request.
@@ -161,19 +166,24 @@ class Service:
         else:
             recommendation = recommender.recommend_next(request)
         answered = Answered(
-            "next", user, track, listened, started, experiment, recommender, state, recommendation
-        )
+            "next", user, track, listened, started, experiment, recommender, state, recommendation,
+            at,
+        )  # fmt: skip
         self.event_log.write(answered.event(self.experiments.values()))
         return {"user": user, "track": recommendation.track, "recommender": recommender.name}
 
-    def last(self, user: int, track: int, listened: float, started: float) -> dict:
+    def last(
+        self, user: int, track: int, listened: float, started: float, at: int | None = None
+    ) -> dict:
         """``/last``: apply the session's final listen (ending the session) and log it."""
         self._refuse_while_log_fails()
         experiment = self.active
         recommender = self.recommenders[experiment.recommender(user)]
         artist = self.catalog.artist_of(track)
         state = self._update(user, lambda: self.store.on_last(user, track, listened, artist))
-        answered = Answered("last", user, track, listened, started, experiment, recommender, state)
+        answered = Answered(
+            "last", user, track, listened, started, experiment, recommender, state, None, at
+        )
         self.event_log.write(answered.event(self.experiments.values()))
         return {"user": user}
 

@@ -13,6 +13,9 @@ from botify.data.catalog import Catalog
 
 MAX_ID = 2**63 - 1
 LISTEN_FIELDS = ("track", "time")
+# Optional: when the listen happened (ms since the epoch), for a client with its own clock
+# (the simulator's days); without it the event gets the service's clock.
+TIMESTAMP_FIELD = "timestamp"
 
 
 class CanonicalId(IntegerConverter):
@@ -56,15 +59,29 @@ def validate_user(user: int) -> int:
     return user
 
 
-def parse_listen(raw: bytes, content_type: str | None, catalog: Catalog) -> tuple[int, float]:
-    """``(track, time)`` from a ``/next`` or ``/last`` body, or ``InvalidRequest``."""
+def parse_listen(
+    raw: bytes, content_type: str | None, catalog: Catalog
+) -> tuple[int, float, int | None]:
+    """``(track, time, timestamp)`` from a ``/next`` or ``/last`` body (``timestamp`` None
+    when not given), or ``InvalidRequest``."""
     body = parse_json_object(raw, content_type)
     for name in LISTEN_FIELDS:
         if name not in body:
             raise InvalidRequest(f"'{name}' is required")
-    extra = sorted(set(body) - set(LISTEN_FIELDS))
+    extra = sorted(set(body) - {*LISTEN_FIELDS, TIMESTAMP_FIELD})
     if extra:
-        raise InvalidRequest(f"unknown field '{extra[0]}'; expected only 'track' and 'time'")
+        raise InvalidRequest(
+            f"unknown field '{extra[0]}'; expected only 'track', 'time' and 'timestamp'"
+        )
+    timestamp = body.get(TIMESTAMP_FIELD)
+    if TIMESTAMP_FIELD in body and (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, int)
+        or not 0 <= timestamp <= MAX_ID
+    ):
+        raise InvalidRequest(
+            f"'timestamp' must be an integer in [0, {MAX_ID}] (ms since the epoch)"
+        )
     track, time = body["track"], body["time"]
     if isinstance(track, bool) or not isinstance(track, int):
         raise InvalidRequest("'track' must be an integer track id")
@@ -75,4 +92,4 @@ def parse_listen(raw: bytes, content_type: str | None, catalog: Catalog) -> tupl
     # NaN and infinities fail the comparison too; ints of any size compare exactly.
     if not 0 <= time <= 1:
         raise InvalidRequest("'time' must be a finite number in [0, 1]")
-    return track, float(time)
+    return track, float(time), timestamp

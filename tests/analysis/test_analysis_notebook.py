@@ -35,6 +35,7 @@ def test_notebook_runs_and_shows_the_effects(effect_logs, monkeypatch, tmp_path:
     assert len(images) >= 3
     assert "mean_time_per_session" in text and "same_artist_rate" in text
     assert "no pre-period" in text and "cuped_users" in text
+    assert "users counted for retention" in text and "return_gap" in text
 
 
 def test_notebook_shows_cuped_with_a_pre_period(pre_period_logs, monkeypatch, tmp_path) -> None:

@@ -26,6 +26,9 @@ def _control(seed: int, n: int = 2000) -> tuple[pd.DataFrame, pd.DataFrame]:
             "mean_time_per_session": rng.gamma(3.0, 1.0, n),
             "mean_tracks_per_session": rng.gamma(5.0, 1.0, n),
             "mean_request_latency": rng.gamma(2.0, 0.001, n),
+            "active_days": rng.poisson(1.0, n) + 1.0,
+            "retention": rng.binomial(1, 0.6, n).astype(float),
+            "return_gap": rng.gamma(2.0, 1.0, n),
         },
         index=users,
     )

@@ -60,8 +60,18 @@ sessions = 300
 arms = {{ C = "random", T1 = "sticky_artist" }}
 
 [[days]]
-sessions = 600
+name = "AB"
+sessions = 300
 train = ["contextual"]
+[days.arms]
+C = "sticky_artist"
+T1 = "plugins:SameArtist"
+T2 = "anchor_fresh"
+T3 = "plugins:Flaky"
+
+[[days]]
+name = "AB"
+sessions = 300
 [days.arms]
 C = "sticky_artist"
 T1 = "plugins:SameArtist"
@@ -89,16 +99,20 @@ def run(tmp_path_factory):
 
 
 def test_every_request_the_simulator_made_is_logged_once(run):
-    sessions = pd.concat([pd.read_csv(run / f"day{day}-sessions.csv") for day in (1, 2)])
+    sessions = pd.concat([pd.read_csv(run / f"day{day}-sessions.csv") for day in (1, 2, 3)])
     events = list(read_events(run / "logs"))
 
-    assert len(sessions) == 900
+    # A day's sessions are the population's visits: about the spec's expected number.
+    assert 700 < len(sessions) < 1300
     assert len(events) == sessions["requests"].sum()
-    assert sum(e["message"] == "last" for e in events) == 900
+    assert sum(e["message"] == "last" for e in events) == len(sessions)
+    # Every event is dated on its simulated day (day 1: 2026-01-01 UTC).
+    days = {(e["timestamp"] - 1_767_225_600_000) // 86_400_000 + 1 for e in events}
+    assert days == {1, 2, 3}
 
 
 def test_day_two_serves_the_lists_trained_on_day_one(run):
-    events = [e for e in read_events(run / "logs") if e["experiment"] == "DAY2"]
+    events = [e for e in read_events(run / "logs") if e["experiment"] == "AB"]
     fresh = [e for e in events if e["served_by"] == "anchor_fresh"]
 
     assert fresh, "no day-2 request was served from the trained lists"
@@ -108,7 +122,7 @@ def test_day_two_serves_the_lists_trained_on_day_one(run):
 
 def test_plugins_serve_and_a_failing_plugin_degrades_to_random_never_a_500(run):
     events = [
-        e for e in read_events(run / "logs") if e["experiment"] == "DAY2" and e["message"] == "next"
+        e for e in read_events(run / "logs") if e["experiment"] == "AB" and e["message"] == "next"
     ]
     flaky = [e for e in events if e["recommender"] == "plugins:Flaky"]
     assert {e["served_by"] for e in flaky} == {"random_plugin_error", "plugins:Flaky"}
@@ -119,7 +133,7 @@ def test_plugins_serve_and_a_failing_plugin_degrades_to_random_never_a_500(run):
 
 def test_the_report_names_every_arm_with_finite_effects_and_a_json_twin(run):
     report = json.loads((run / "report.json").read_text())
-    assert report["experiment"] == "DAY2" and report["control"] == "C"
+    assert report["experiment"] == "AB" and report["control"] == "C"
     assert report["sample_ratio"]["verdict"] in {"ok", "warn", "alert"}
     rows = report["comparisons"]
     assert {(r["treatment"], r["recommender"]) for r in rows} == {
@@ -132,13 +146,22 @@ def test_the_report_names_every_arm_with_finite_effects_and_a_json_twin(run):
     keys |= {"n_treatment", "method", "variance_reduction"}
     for row in rows:
         assert keys <= set(row) and row["method"] in {"welch", "cuped"}
-        assert all(math.isfinite(row[k]) for k in ("effect", "lower", "upper", "control_mean"))
-    # Day 1 is day 2's pre-period: every comparison also has its CUPED row, which decides.
+        if row["metric"] != "return_gap":  # few users of an arm may have two active days
+            assert all(math.isfinite(row[k]) for k in ("effect", "lower", "upper", "control_mean"))
+    # The report covers both days of AB: users came back on its second day.
+    for method in ("welch", "cuped"):
+        metrics = {r["metric"] for r in rows if r["method"] == method}
+        assert {"active_days", "retention", "return_gap"} <= metrics
+    retained = [r for r in rows if r["metric"] == "retention" and r["method"] == "welch"]
+    assert all(r["control_mean"] is not None and 0 < r["control_mean"] < 1 for r in retained)
+    assert "retention" in (run / "report.md").read_text()
+    # Day 1 is AB's pre-period: every comparison also has its CUPED row, which decides.
     assert [r["method"] for r in rows].count("cuped") == [r["method"] for r in rows].count("welch")
     assert report["decided_on"] == "cuped" and report["pre_period"]["users_seen"] > 0
     assert "monitoring" not in report
     text = (run / "report.md").read_text()
-    assert "## Days" in text and "| 2 | DAY2 | T2 | anchor_fresh |" in text
+    assert "## Days" in text and "| 2 | AB | T2 | anchor_fresh |" in text
+    assert "| 3 | AB | T2 | anchor_fresh |" in text
     assert "## Does the effect hold on every world?" in text
     assert report["robustness"]["worlds"][1]["world"].startswith("world 1: seed")
     for image in ("effects.png", "days.png", "worlds/1/effects.png"):
@@ -153,25 +176,27 @@ def test_a_watched_day_is_the_same_day_and_stops_once_decided(run, tmp_path, cap
     printed = capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
     looks = report["monitoring"]["looks"]
-    assert [look["sessions"] for look in looks] == [150 * (i + 1) for i in range(len(looks))]
+    whole = pd.read_csv(run / "day3-sessions.csv")
+    played = [look["sessions"] for look in looks]
+    assert played[:-1] == [150 * (i + 1) for i in range(len(looks) - 1)]
+    assert played[-1] <= len(whole) and played[-1] - 150 * (len(looks) - 1) <= 150
     assert all(len(look["effects"]) == 3 for look in looks)
     assert all(look["effects"][0]["method"] == "cuped" for look in looks)
-    assert "look 1: 150/600 sessions (25%)" in printed  # plain blocks: the output is not a tty
+    assert "look 1: 150/300 sessions" in printed  # plain blocks: the output is not a tty
     assert "## Monitoring" in (out / "report.md").read_text()
     stopped = looks[-1]["all_decided"]
-    assert stopped == (looks[-1]["sessions"] < 600) or looks[-1]["sessions"] == 600
+    assert stopped or played[-1] == len(whole)
     assert not any(look["all_decided"] for look in looks[:-1])
-    # The chunks played exactly the sessions the unwatched run played first.
-    watched = pd.read_csv(out / "day2-sessions.csv")
-    whole = pd.read_csv(run / "day2-sessions.csv")
+    # The chunks played exactly the visits the unwatched run played first.
+    watched = pd.read_csv(out / "day3-sessions.csv")
     pd.testing.assert_frame_equal(watched, whole.iloc[: len(watched)])
-    assert not list(out.glob("day2-sessions-from-*.csv"))
+    assert not list(out.glob("day3-sessions-from-*.csv"))
 
 
 def test_a_bad_spec_is_one_line_naming_the_key_before_anything_starts(tmp_path, capsys):
     cases = {
         "[colour]\nred = 1\n": "colour: unknown key",
-        "[report]\nday = 3\n": "report.day must be at most 2",
+        "[report]\nday = 4\n": "report.day must be at most 3",
         "budget = 0": "world: --budget: session_budget must be between 1 and 1000",
         "wings = 2": "world: error: unrecognized arguments: --wings 2",
     }

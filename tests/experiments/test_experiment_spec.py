@@ -77,9 +77,9 @@ def test_every_unrunnable_spec_names_its_key(tmp_path, path, value, message):
         parse_spec(with_changes(path, value), tmp_path)
 
 
-def test_days_need_names_of_their_own_and_a_file_must_be_toml(tmp_path):
+def test_a_continued_experiment_keeps_its_arms_and_a_file_must_be_toml(tmp_path):
     spec = with_changes("days.1.name", "DAY1")
-    with pytest.raises(SpecError, match="every day needs its own name"):
+    with pytest.raises(SpecError, match="continues experiment 'DAY1'"):
         parse_spec(spec, tmp_path)
     (tmp_path / "bad.toml").write_text("name = ")
     with pytest.raises(SpecError, match="is not TOML"):

@@ -167,7 +167,7 @@ def sessionize(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def session_table(sessionized: pd.DataFrame) -> pd.DataFrame:
-    """One row per session: ``user``, ``closed``, ``time`` and ``tracks``."""
+    """One row per session: ``user``, ``closed``, ``time``, ``tracks`` and ``start``."""
     recommended = sessionized["position"] > 0
     grouped = sessionized.assign(
         listened_time=sessionized["time"].where(recommended, 0.0),
@@ -179,6 +179,7 @@ def session_table(sessionized: pd.DataFrame) -> pd.DataFrame:
             "closed": grouped["closed"].first(),
             "time": grouped["listened_time"].sum(),
             "tracks": grouped["listened"].sum(),
+            "start": grouped["timestamp"].min(),
         }
     )
 
@@ -201,9 +202,27 @@ def user_metrics(sessionized: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFr
             "mean_time_per_session": time / per_session,
             "mean_tracks_per_session": tracks / per_session,
             "mean_request_latency": sessionized.groupby("user")["latency"].mean().reindex(users),
+            **_returns(sessions, users),
         },
         index=users,
     )
+
+
+def _returns(sessions: pd.DataFrame, users: pd.Index) -> dict[str, pd.Series]:
+    """active_days, retention (NaN when first seen on the window's last day), return_gap."""
+    day = sessions["start"] // 86_400_000
+    last_day = day.max() if len(day) else 0
+    active, retention, gap = {}, {}, {}
+    for user, days in day[sessions["closed"]].groupby(sessions["user"]):
+        seen = sorted(set(days))
+        active[user] = len(seen)
+        retention[user] = np.nan if seen[0] == last_day else float(len(seen) > 1)
+        gap[user] = np.mean(np.diff(seen)) if len(seen) > 1 else np.nan
+    return {
+        "active_days": pd.Series(active, dtype="int64").reindex(users, fill_value=0),
+        "retention": pd.Series(retention, dtype="float64").reindex(users),
+        "return_gap": pd.Series(gap, dtype="float64").reindex(users),
+    }
 
 
 # botify/analysis/assignment.py

@@ -16,26 +16,50 @@ def test_world_then_run_two_days(tmp_path, capsys):
     args = ["run", "--world", str(world), "--agent", "random", "--episodes", "40", "--days", "2"]
     assert main([*args, "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| 1 | 40 |" in printed and "| 2 | 40 |" in printed
+    assert "| 1 | " in printed and "| 2 | " in printed
     sessions = pd.read_json(out, lines=True)
-    assert len(sessions) == 80 and set(sessions["day"]) == {1, 2}
+    assert set(sessions["day"]) == {1, 2}
     assert main([*args, "--quiet", "--out", str(tmp_path / "again.jsonl")]) == 0
     assert (tmp_path / "again.jsonl").read_bytes() == out.read_bytes()
+    # Day by day, each command resuming the population the one before saved beside the world.
+    day_one = ["--days", "1", "--first-day", "1", "--quiet", "--out", str(tmp_path / "d1.jsonl")]
     resumed = tmp_path / "day2.jsonl"
     day_two = ["--days", "1", "--first-day", "2", "--quiet", "--out", str(resumed)]
+    assert main([*args[:-2], *day_one]) == 0
+    assert (world / "population.npz").is_file()
     assert main([*args[:-2], *day_two]) == 0
     expected = sessions[sessions["day"] == 2].reset_index(drop=True)
     pd.testing.assert_frame_equal(pd.read_json(resumed, lines=True), expected)
 
 
-def test_without_days_stops_when_no_one_answers(world_dir, capsys, monkeypatch):
+def test_uniform_world_plays_exactly_the_episodes(tmp_path, capsys):
+    world = tmp_path / "world"
+    flags = ["--tracks", "800", "--users", "50", "--population", "off"]
+    assert main(["world", "--seed", "1", "--out", str(world), *flags]) == 0
+    args = ["run", "--world", str(world), "--agent", "random", "--episodes", "40", "--days", "2"]
+    assert main([*args, "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "| 1 | 40 |" in printed and "| 2 | 40 |" in printed
+    assert not (world / "population.npz").exists()
+
+
+def test_a_state_ahead_of_the_day_is_refused(tmp_path, world_dir, capsys):
+    state = ["--state", str(tmp_path / "state.npz"), "--quiet"]
+    args = ["run", "--world", str(world_dir), "--agent", "random", "--episodes", "30", *state]
+    assert main([*args, "--days", "3"]) == 0
+    assert main([*args, "--days", "1", "--first-day", "2"]) == 2
+    assert "cannot go back to day 2" in capsys.readouterr().err
+
+
+def test_without_days_stops_when_no_one_answers(tmp_path, world_dir, capsys, monkeypatch):
     def no_stdin(prompt):
         raise EOFError
 
     monkeypatch.setattr("builtins.input", no_stdin)
     args = ["run", "--world", str(world_dir), "--agent", "oracle", "--episodes", "5", "--quiet"]
-    assert main(args) == 0
-    assert "| 1 | 5 |" in capsys.readouterr().out
+    assert main([*args, "--state", str(tmp_path / "state.npz")]) == 0
+    printed = capsys.readouterr().out
+    assert "\n| 1 | " in printed and "\n| 2 | " not in printed
 
 
 def test_console_agent_refuses_workers(world_dir, capsys):

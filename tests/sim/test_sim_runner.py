@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from sim.runner import RunSettings, run_day, worker_sessions
+from sim.runner import RunSettings, run_day, uniform_plan
 from sim.stats import mean_ci, summarise
 from sim.streams import session_keys
 from sim.user_model import plan_users
@@ -19,7 +19,8 @@ def test_same_seed_same_sessions_any_number_of_workers(world):
 
 def test_workers_own_disjoint_users(world):
     settings = RunSettings("random", 500, seed=1, workers=3)
-    shares = [worker_sessions(world, settings, 2, w) for w in range(3)]
+    plan = uniform_plan(world, settings, 2)
+    shares = [plan.share(3, w).sessions for w in range(3)]
     assert sorted(np.concatenate(shares)) == list(range(500))
     for worker, sessions in enumerate(shares):
         users = plan_users(world.users, session_keys(1, 2, sessions))
