@@ -54,5 +54,6 @@ def test_a_killed_runner_leaves_no_orphans_and_a_rerun_logs_only_its_own_events(
     assert main(["experiment", "run", str(spec), "--out", str(out)]) == 0
     sessions = pd.read_csv(out / "day1-sessions.csv")
     events = list(read_events(out / "logs"))
-    assert len(sessions) == 40
+    # About 40 visits (the population's day is Poisson around --episodes), each logged once.
+    assert 20 < len(sessions) < 60
     assert len(events) == sessions["requests"].sum()

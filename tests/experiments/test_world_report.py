@@ -45,7 +45,7 @@ def test_each_report_file_is_written_once_with_the_robustness_section(
     assert written == text
     assert text.startswith("# A/B report: experiment `EXP`")
     assert text.index("## Effects") < text.index("## Days") < text.index("## Does the effect")
-    assert "![session time per day](days.png)" in text
+    assert "![session time and retention per day](days.png)" in text
     report = json.loads((world_run.out / JSON_FILE).read_text())
     assert report["experiment"] == "EXP" and report["comparisons"]
     assert report["robustness"] == {"metric": "time"}
