@@ -29,7 +29,8 @@ def pick_probability(chosen: Recommendation, track: int) -> float | None:
     recommender did not say."""
     if chosen.propensity is None:
         return None
-    if chosen.pool is None:
+    # The pick itself is in its pool: no scan on the common, unexplored answer.
+    if chosen.pool is None or track == chosen.track:
         return chosen.propensity
     return chosen.propensity if bool((chosen.pool == track).any()) else 0.0
 
