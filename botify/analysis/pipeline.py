@@ -50,6 +50,7 @@ class AbAnalysis:
     has_artists: bool
     pre_period: PrePeriod | None = None
     adjusted: pd.DataFrame | None = None  # CUPED rows, when there is a pre-period
+    engine: str = "duckdb"  # where the SQL ran (``EventDatabase.engine``)
 
     @property
     def decisive(self) -> pd.DataFrame:
@@ -124,4 +125,5 @@ def analyze_experiment(
         has_artists=track_artists is not None,
         pre_period=pre,
         adjusted=None if pre is None else compare_treatments(**compare, covariates=pre.covariates),
+        engine=log.engine,
     )

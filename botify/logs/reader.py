@@ -179,6 +179,8 @@ class EventDatabase:
     script to run on another SQL engine.
     """
 
+    engine = "duckdb"  # the engine its statements run on, as the report names it
+
     def __init__(self, con: duckdb.DuckDBPyConnection, directory: Path) -> None:
         self.con = con
         self.experiment_columns: dict[str, str] = {}
@@ -217,7 +219,7 @@ class EventDatabase:
         if name in self._registered and self._registered[name].equals(frame):
             return name
         self._registered[name] = frame
-        self.con.register(name, frame)
+        self._attach(name, frame)
         # In a script, the frame is a CSV file beside it, one per registration.
         file = f"{name}-{len(self.frames)}.csv"
         self.frames[file] = frame
@@ -225,6 +227,10 @@ class EventDatabase:
             f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_csv({sql_literal(file)})"
         )
         return name
+
+    def _attach(self, name: str, frame: pd.DataFrame) -> None:
+        # The engine's side of ``register``.
+        self.con.register(name, frame)
 
     def export_sql(self, directory: Path) -> Path:
         """Write ``statements`` as ``directory/analysis.sql`` and the registered frames as CSV
@@ -301,17 +307,49 @@ def open_log(
         raise
 
 
-def _parts(name: str) -> dict[str, tuple[str, str]]:
+def _parts(name: str, parts_by_type: dict, field: str) -> dict[str, tuple[str, str]]:
     # The parts of field ``name`` (see _CHECK_SQL): part → (SQL on the field read, alias).
-    parts = _PARTS.get(_read_type(name), {"v": "{f}"})
+    # ``parts_by_type`` gives an engine's SQL of each part by the type the field is read as
+    # (a typed field: its value {v} as read); ``field`` the SQL of the field's value read.
+    parts = parts_by_type.get(_read_type(name), {"v": "{f}"})
     return {
-        part: (expression.format(f=f'"{name}"'), f'"{name}:{part}"')
+        part: (expression.format(f=field.format(name=name)), f'"{name}:{part}"')
         for part, expression in parts.items()
     }
 
 
 def _aliases(name: str) -> dict[str, str]:
-    return {part: alias for part, (_, alias) in _parts(name).items()}
+    return {part: f'"{name}:{part}"' for part in _PARTS.get(_read_type(name), {"v": ""})}
+
+
+def checked_event_sql(
+    parts_by_type: dict = _PARTS, field: str = '"{name}"'
+) -> tuple[str, str, str]:
+    """The SQL that turns the fields read from a line into an event's columns, for an engine
+    that reads a field's value with ``field`` (``{name}``: the field's name) and computes the
+    parts of the ``_CHECK_SQL`` with ``parts_by_type``: the select list of the parts (each
+    aliased), the condition that the parts pass the schema's checks (``FIELD_CHECKS``), and
+    the select list of the ``COLUMNS`` from the parts, in order. One source of the checks
+    for DuckDB (``open_log``) and Spark (``botify.logs.spark``)."""
+    read_types = {name: _read_type(name) for name in COLUMNS}
+    parts = ", ".join(
+        f"{expression} AS {alias}"
+        for name in COLUMNS
+        for expression, alias in _parts(name, parts_by_type, field).values()
+    )
+    valid = " AND ".join(
+        f"({_CHECK_SQL[check].format(**_aliases(name))})" for name, check in FIELD_CHECKS.items()
+    )
+    columns = ", ".join(
+        (
+            _FROM_JSON[kind].format(**_aliases(name))
+            if read_types[name] == "JSON"
+            else _FROM_TYPED.get(kind, "{v}").format(**_aliases(name))
+        )
+        + f' AS "{name}"'
+        for name, kind in COLUMNS.items()
+    )
+    return parts, valid, columns
 
 
 def _insert_events(log: EventDatabase, log_dir: Path) -> None:
@@ -324,21 +362,7 @@ def _insert_events(log: EventDatabase, log_dir: Path) -> None:
     log.execute(f"CREATE TABLE parsed (event BOOLEAN, valid BOOLEAN, {typed}, experiments JSON)")
     if files:
         raw = ", ".join(f"'{name}': '{kind}'" for name, kind in read_types.items())
-        parts = ", ".join(
-            f"{expression} AS {alias}"
-            for name in COLUMNS
-            for expression, alias in _parts(name).values()
-        )
-        valid = " AND ".join(
-            f"({_CHECK_SQL[check].format(**_aliases(name))})"
-            for name, check in FIELD_CHECKS.items()
-        )
-        columns = ", ".join(
-            _FROM_JSON[kind].format(**_aliases(name))
-            if read_types[name] == "JSON"
-            else _FROM_TYPED.get(kind, "{v}").format(**_aliases(name))
-            for name, kind in COLUMNS.items()
-        )
+        parts, valid, columns = checked_event_sql()
         present = " OR ".join(f'"{name}" IS NOT NULL' for name in (*COLUMNS, "experiments"))
         # Each line parsed once, straight into the fields it has (JSON values). A line that
         # does not parse or is not an object is a row of NULLs, like one that has none of
