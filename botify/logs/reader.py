@@ -15,7 +15,7 @@ import contextlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -352,6 +352,21 @@ def checked_event_sql(
     return parts, valid, columns
 
 
+def events_columns(
+    names: list[str], extract: str, path: Callable[[str], str], quote: str = '"'
+) -> tuple[dict[str, str], str]:
+    """The column of each experiment of ``names`` (``x0``, ``x1``, ...) and the select list
+    of the ``events`` view from ``parsed``: the ``COLUMNS`` (quoted with ``quote``) and each
+    experiment's treatment, by an engine's ``extract`` of a member of ``experiments``
+    (``{path}``: the literal of its JSON path, ``path(name)``)."""
+    experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
+    columns = [f"{quote}{name}{quote}" for name in COLUMNS] + [
+        extract.format(path=sql_literal(path(name))) + f" AS {column}"
+        for name, column in experiment_columns.items()
+    ]
+    return experiment_columns, ", ".join(columns)
+
+
 def _insert_events(log: EventDatabase, log_dir: Path) -> None:
     # Parse and check every segment under ``log_dir`` into the database's events table.
     files = log_files(log_dir)
@@ -390,14 +405,12 @@ def _insert_events(log: EventDatabase, log_dir: Path) -> None:
             "WHERE valid AND json_type(experiments) = 'OBJECT') ORDER BY name"
         ).fetchall()
     ]
-    experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
+    experiment_columns, columns = events_columns(
+        names, "json_extract_string(experiments, {path})", _json_path
+    )
     # A view, not a copy: an experiment's column is extracted where a query reads it, which
     # is cheap, while a copy of the table would double its memory.
-    columns = [f'"{name}"' for name in COLUMNS] + [
-        f"json_extract_string(experiments, {sql_literal(_json_path(name))}) AS {column}"
-        for name, column in experiment_columns.items()
-    ]
-    log.execute(f"CREATE VIEW events AS SELECT {', '.join(columns)} FROM parsed WHERE valid")
+    log.execute(f"CREATE VIEW events AS SELECT {columns} FROM parsed WHERE valid")
     log.experiment_columns = experiment_columns
     log.invalid_events = stats.events - valid_events
     log.events = int(log.row("SELECT count(*) FROM events")[0])

@@ -33,9 +33,9 @@ from botify.logs.reader import (
     EventDatabase,
     ReadStats,
     checked_event_sql,
+    events_columns,
     inline,
     log_files,
-    sql_literal,
 )
 
 ENGINE = "spark"
@@ -274,12 +274,10 @@ def _read_events(log: SparkEventDatabase, log_dir: Path) -> None:
             "(SELECT DISTINCT experiments FROM parsed WHERE valid) ORDER BY name"
         ).collect()
     ]
-    experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
-    selected = [f"`{name}`" for name in COLUMNS] + [
-        f"get_json_object(experiments, {sql_literal(_json_path(name))}) AS {column}"
-        for name, column in experiment_columns.items()
-    ]
-    log._view("events", spark.sql(f"SELECT {', '.join(selected)} FROM parsed WHERE valid"))
+    experiment_columns, columns = events_columns(
+        names, "get_json_object(experiments, {path})", _json_path, quote="`"
+    )
+    log._view("events", spark.sql(f"SELECT {columns} FROM parsed WHERE valid"))
     log.experiment_columns = experiment_columns
     log.invalid_events = stats.events - valid_events
     log.events = int(spark.sql("SELECT count(*) FROM events").first()[0])
