@@ -7,7 +7,7 @@ RUN python3 -m venv /opt/botify \
        -r /wheels/requirements.txt
 # The project last: editing botify rebuilds this layer only, not the dependencies'. With its
 # dependencies checked: wheels older than requirements.txt (prepare.sh not rerun) fail here.
-COPY pyproject.toml requirements.txt requirements-dev.txt README.md /src/
+COPY pyproject.toml requirements.txt requirements-dev.txt requirements-spark.txt README.md /src/
 COPY botify /src/botify
 COPY sim /src/sim
 RUN /opt/botify/bin/pip install --quiet --no-index --find-links /wheels /src

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # make demo DEMO_ARGS="--workers 4" (see botify experiment run -h); the spec is experiments/demo.toml
 DEMO_ARGS ?=
 
-$(BIN)/botify: pyproject.toml requirements.txt requirements-dev.txt
+$(BIN)/botify: pyproject.toml requirements.txt requirements-dev.txt requirements-spark.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"

@@ -70,6 +70,8 @@ def _report(args: argparse.Namespace) -> int:
         tracks=args.tracks,
         good_time=args.config.good_time,
         sql=args.sql,
+        engine=args.engine,
+        spark_master=args.spark_master,
     )
 
 
@@ -173,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="also write the SQL the analysis ran (analysis.sql, and CSVs) in this directory",
+    )
+    report.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where the analysis's SQL runs: DuckDB in this process, or Spark (the spark extra)",
+    )
+    report.add_argument(
+        "--spark-master",
+        default=None,
+        help="with --engine spark: the cluster's master URL (default: local[*], or the one "
+        "spark-submit sets)",
     )
     report.set_defaults(func=_report)
 

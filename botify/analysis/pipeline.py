@@ -52,6 +52,7 @@ class AbAnalysis:
     adjusted: pd.DataFrame | None = None  # CUPED rows, when there is a pre-period
     # Paths named like a segment that are not regular files (links, directories, FIFOs).
     skipped_files: int = 0
+    engine: str = "duckdb"  # where the SQL ran (``EventDatabase.engine``)
 
     @property
     def decisive(self) -> pd.DataFrame:
@@ -127,4 +128,5 @@ def analyze_experiment(
         has_artists=track_artists is not None,
         pre_period=pre,
         adjusted=None if pre is None else compare_treatments(**compare, covariates=pre.covariates),
+        engine=log.engine,
     )

@@ -18,7 +18,7 @@ from botify.analysis.plot import save_effects_plot
 from botify.analysis.stats import COMPARISON_COLUMNS
 from botify.config import Config
 from botify.data.catalog import TRACKS_FILE
-from botify.logs.reader import LogMemoryError, open_log
+from botify.logs.reader import EventDatabase, LogMemoryError, open_log
 
 REPORT_FILE = "report.md"
 PLOT_FILE = "effects.png"
@@ -39,6 +39,8 @@ JSON_COLUMNS = (
 # The course's table shape: the comparison columns up to the significance flag.
 TABLE_COLUMNS = COMPARISON_COLUMNS[: COMPARISON_COLUMNS.index("significant") + 1]
 COUNT_COLUMNS = ("users", "closed_sessions", "open_sessions", "recommendations")
+# How the report names the engine the analysis's SQL ran on (``botify report --engine``).
+ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark"}
 RATE_COLUMNS = ("repeat_rate", "same_artist_rate", "artist_repeat_rate", "skip_rate", "coverage")
 
 
@@ -228,7 +230,8 @@ def render_report(analysis: AbAnalysis, plot_file: str | None = None) -> str:
             f"{_count(analysis.users_with_conflicting_treatments)} users with conflicting "
             "treatments excluded.\n"
             f"Sessions: {_count(analysis.closed_sessions)} closed; "
-            f"{_count(analysis.open_sessions)} open (no `last`) excluded from the metrics."
+            f"{_count(analysis.open_sessions)} open (no `last`) excluded from the metrics.\n"
+            f"Engine: {ENGINE_NAMES.get(analysis.engine, analysis.engine)}."
         ),
         sample_ratio_line(analysis),
         guardrail_line(analysis),
@@ -302,6 +305,7 @@ def report_json(analysis: AbAnalysis) -> dict:
     return {
         "experiment": analysis.experiment,
         "control": analysis.control,
+        "engine": analysis.engine,
         "control_recommender": _json_value(recommenders.get(analysis.control)),
         "sample_ratio": {
             "users": {str(k): int(v) for k, v in check.users.items()},
@@ -364,6 +368,16 @@ def resolve_tracks(tracks: Path | None) -> Path | None:
     return default if default is not None and default.is_file() else None
 
 
+def open_engine_log(logs: Path, engine: str, spark_master: str | None = None) -> EventDatabase:
+    """The logs under ``logs`` read by ``engine``: DuckDB (``open_log``) or Spark
+    (``botify.logs.spark``, on ``spark_master``; default ``local[*]`` or spark-submit's)."""
+    if engine == "duckdb":
+        return open_log(logs)
+    from botify.logs.spark import open_spark_log, spark_session
+
+    return open_spark_log(logs, spark_session(spark_master))
+
+
 def report_command(
     logs: Path,
     experiment: str | None,
@@ -372,18 +386,32 @@ def report_command(
     tracks: Path | None,
     good_time: float = Config.good_time,
     sql: Path | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> int:
     """``botify report``: print the report; with ``out`` also write report.md and the PNG;
     with ``sql`` also the SQL it ran (``EventDatabase.export_sql``), to run elsewhere.
 
     ``good_time`` is the listen fraction below which the diagnostics count a skip: the
     service's ``BOTIFY_GOOD_TIME``, so the report and the anchor agree on a good listen.
+    ``engine`` ``spark`` runs the same statements on Spark (``spark_master``), where it
+    reads the logs too; without pyspark or Java that is one error line and exit 2.
     """
     if not Path(logs).is_dir():
         print(f"error: --logs {logs} is not a directory", file=sys.stderr)
         return 2
+    if engine == "spark":
+        from botify.logs.spark import spark_missing
+
+        missing = spark_missing()
+        if missing is not None:
+            print(f"error: --engine spark: {missing}", file=sys.stderr)
+            return 2
+    elif spark_master is not None:
+        print("error: --spark-master needs --engine spark", file=sys.stderr)
+        return 2
     try:
-        with open_log(logs) as log:
+        with open_engine_log(logs, engine, spark_master) as log:
             if not log.events:
                 print(f"error: no readable events under {logs}", file=sys.stderr)
                 return 2

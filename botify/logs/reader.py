@@ -17,7 +17,7 @@ import logging
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -222,6 +222,8 @@ class EventDatabase:
     script to run on another SQL engine.
     """
 
+    engine = "duckdb"  # the engine its statements run on, as the report names it
+
     def __init__(self, con: duckdb.DuckDBPyConnection, directory: Path) -> None:
         self.con = con
         self.experiment_columns: dict[str, str] = {}
@@ -260,7 +262,7 @@ class EventDatabase:
         if name in self._registered and self._registered[name].equals(frame):
             return name
         self._registered[name] = frame
-        self.con.register(name, frame)
+        self._attach(name, frame)
         # In a script, the frame is a CSV file beside it, one per registration.
         file = f"{name}-{len(self.frames)}.csv"
         self.frames[file] = frame
@@ -268,6 +270,10 @@ class EventDatabase:
             f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_csv({sql_literal(file)})"
         )
         return name
+
+    def _attach(self, name: str, frame: pd.DataFrame) -> None:
+        # The engine's side of ``register``.
+        self.con.register(name, frame)
 
     def export_sql(self, directory: Path) -> Path:
         """Write ``statements`` as ``directory/analysis.sql`` and the registered frames as CSV
@@ -344,17 +350,64 @@ def open_log(
         raise
 
 
-def _parts(name: str) -> dict[str, tuple[str, str]]:
+def _parts(name: str, parts_by_type: dict, field: str) -> dict[str, tuple[str, str]]:
     # The parts of field ``name`` (see _CHECK_SQL): part → (SQL on the field read, alias).
-    parts = _PARTS.get(_read_type(name), {"v": "{f}"})
+    # ``parts_by_type`` gives an engine's SQL of each part by the type the field is read as
+    # (a typed field: its value {v} as read); ``field`` the SQL of the field's value read.
+    parts = parts_by_type.get(_read_type(name), {"v": "{f}"})
     return {
-        part: (expression.format(f=f'"{name}"'), f'"{name}:{part}"')
+        part: (expression.format(f=field.format(name=name)), f'"{name}:{part}"')
         for part, expression in parts.items()
     }
 
 
 def _aliases(name: str) -> dict[str, str]:
-    return {part: alias for part, (_, alias) in _parts(name).items()}
+    return {part: f'"{name}:{part}"' for part in _PARTS.get(_read_type(name), {"v": ""})}
+
+
+def checked_event_sql(
+    parts_by_type: dict = _PARTS, field: str = '"{name}"'
+) -> tuple[str, str, str]:
+    """The SQL that turns the fields read from a line into an event's columns, for an engine
+    that reads a field's value with ``field`` (``{name}``: the field's name) and computes the
+    parts of the ``_CHECK_SQL`` with ``parts_by_type``: the select list of the parts (each
+    aliased), the condition that the parts pass the schema's checks (``FIELD_CHECKS``), and
+    the select list of the ``COLUMNS`` from the parts, in order. One source of the checks
+    for DuckDB (``open_log``) and Spark (``botify.logs.spark``)."""
+    read_types = {name: _read_type(name) for name in COLUMNS}
+    parts = ", ".join(
+        f"{expression} AS {alias}"
+        for name in COLUMNS
+        for expression, alias in _parts(name, parts_by_type, field).values()
+    )
+    valid = " AND ".join(
+        f"({_CHECK_SQL[check].format(**_aliases(name))})" for name, check in FIELD_CHECKS.items()
+    )
+    columns = ", ".join(
+        (
+            _FROM_JSON[kind].format(**_aliases(name))
+            if read_types[name] == "JSON"
+            else _FROM_TYPED.get(kind, "{v}").format(**_aliases(name))
+        )
+        + f' AS "{name}"'
+        for name, kind in COLUMNS.items()
+    )
+    return parts, valid, columns
+
+
+def events_columns(
+    names: list[str], extract: str, path: Callable[[str], str], quote: str = '"'
+) -> tuple[dict[str, str], str]:
+    """The column of each experiment of ``names`` (``x0``, ``x1``, ...) and the select list
+    of the ``events`` view from ``parsed``: the ``COLUMNS`` (quoted with ``quote``) and each
+    experiment's treatment, by an engine's ``extract`` of a member of ``experiments``
+    (``{path}``: the literal of its JSON path, ``path(name)``)."""
+    experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
+    columns = [f"{quote}{name}{quote}" for name in COLUMNS] + [
+        extract.format(path=sql_literal(path(name))) + f" AS {column}"
+        for name, column in experiment_columns.items()
+    ]
+    return experiment_columns, ", ".join(columns)
 
 
 def _bounded_copy(path: Path, directory: Path, stats: ReadStats) -> Path:
@@ -391,35 +444,28 @@ def _insert_segments(log: EventDatabase, insert_sql: str, files: list[Path]) -> 
             log.execute(insert_sql, [[str(bounded)]])
 
 
-def _insert_events(log: EventDatabase, log_dir: Path) -> None:
-    # Parse and check every segment under ``log_dir`` into the database's events table.
-    stats = log.read_stats
+def readable_segments(log_dir: Path, stats: ReadStats) -> list[Path]:
+    """The segments under ``log_dir`` to read, counted in ``stats``; the paths named like
+    one that are no regular files are skipped with a warning each (for every engine)."""
     files, stats.skipped_files = segments(log_dir)
     for path in stats.skipped_files:
         logging.getLogger(__name__).warning(
             "skipping %s: named like a log segment but not a regular file", path
         )
     stats.files = len(files)
+    return files
+
+
+def _insert_events(log: EventDatabase, log_dir: Path) -> None:
+    # Parse and check every segment under ``log_dir`` into the database's events table.
+    stats = log.read_stats
+    files = readable_segments(log_dir, stats)
     read_types = {name: _read_type(name) for name in COLUMNS} | {"experiments": "JSON"}
     typed = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in COLUMNS.items())
     log.execute(f"CREATE TABLE parsed (event BOOLEAN, valid BOOLEAN, {typed}, experiments JSON)")
     if files:
         raw = ", ".join(f"'{name}': '{kind}'" for name, kind in read_types.items())
-        parts = ", ".join(
-            f"{expression} AS {alias}"
-            for name in COLUMNS
-            for expression, alias in _parts(name).values()
-        )
-        valid = " AND ".join(
-            f"({_CHECK_SQL[check].format(**_aliases(name))})"
-            for name, check in FIELD_CHECKS.items()
-        )
-        columns = ", ".join(
-            _FROM_JSON[kind].format(**_aliases(name))
-            if read_types[name] == "JSON"
-            else _FROM_TYPED.get(kind, "{v}").format(**_aliases(name))
-            for name, kind in COLUMNS.items()
-        )
+        parts, valid, columns = checked_event_sql()
         present = " OR ".join(f'"{name}" IS NOT NULL' for name in (*COLUMNS, "experiments"))
         # Each line parsed once, straight into the fields it has (JSON values). A line that
         # does not parse or is not an object is a row of NULLs, like one that has none of
@@ -446,14 +492,12 @@ def _insert_events(log: EventDatabase, log_dir: Path) -> None:
             "WHERE valid AND json_type(experiments) = 'OBJECT') ORDER BY name"
         ).fetchall()
     ]
-    experiment_columns = {name: f"x{i}" for i, name in enumerate(names)}
+    experiment_columns, columns = events_columns(
+        names, "json_extract_string(experiments, {path})", _json_path
+    )
     # A view, not a copy: an experiment's column is extracted where a query reads it, which
     # is cheap, while a copy of the table would double its memory.
-    columns = [f'"{name}"' for name in COLUMNS] + [
-        f"json_extract_string(experiments, {sql_literal(_json_path(name))}) AS {column}"
-        for name, column in experiment_columns.items()
-    ]
-    log.execute(f"CREATE VIEW events AS SELECT {', '.join(columns)} FROM parsed WHERE valid")
+    log.execute(f"CREATE VIEW events AS SELECT {columns} FROM parsed WHERE valid")
     log.experiment_columns = experiment_columns
     log.invalid_events = stats.events - valid_events
     log.events = int(log.row("SELECT count(*) FROM events")[0])

@@ -90,7 +90,9 @@ def sessionize(
     events before it, and its session is closed when a ``last`` follows it (or is it).
     Labelling session starts first and numbering sessions and positions in windows of their
     own would sort again; the sorted rows keep only the keys, since carrying every column
-    the analysis reads through the sort makes it far slower on large logs.
+    the analysis reads through the sort makes it far slower on large logs. The columns are
+    named rather than ``* EXCLUDE``-d, and the sessions counted without a FILTER on the
+    window's aggregate, so the statement runs on Spark too.
     """
     selected = selected_events(table)
     # A view takes no parameters: they go in as literals.
@@ -103,7 +105,7 @@ def sessionize(
         WITH ordered AS (
             SELECT {kept},
                 row_number() OVER user_order AS rank,
-                count(*) FILTER (message = 'last') OVER (
+                count(CASE WHEN message = 'last' THEN 1 END) OVER (
                     user_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS session,
                 bool_or(message = 'last') OVER (
                     user_order ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS closed,
@@ -111,7 +113,7 @@ def sessionize(
             FROM {selected}
             WINDOW user_order AS (PARTITION BY "user" ORDER BY {EVENT_ORDER})
         )
-        SELECT ordered.* EXCLUDE (rank), rank - first_rank AS position
+        SELECT {kept}, session, closed, previous_track, rank - first_rank AS position
         FROM ordered JOIN (
             SELECT "user", session, min(rank) AS first_rank FROM ordered GROUP BY ALL
         ) USING ("user", session)
