@@ -8,7 +8,7 @@ flows through them:
 - ``feedback``: listens → (context track, recommended track, listen time) pairs, and the
   pairs of first tracks of a user's sessions (organic co-occurrence).
 - ``clusters``: artist clusters learned from both, the catalog's genres a prior only.
-- ``affinity``: listen time of artist pairs, shrunk to (cluster, artist), then cluster pairs.
+- ``affinity``: listen time of artist pairs, shrunk to cluster pairs, then the mean.
 - ``cooccurrence``: a comparison model: co-occurrence of good listens in sessions.
 - ``diverse_lists``: scores → lists that spread over artists, ties broken by a hash.
 - ``models``: the models by name (``learned``, the default), each scoring pairs and

@@ -27,7 +27,6 @@ The two prior strengths were picked on day-1 logs of the demo world; alpha 20, b
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,13 +40,7 @@ ARTIST_STRENGTH = 3.0
 
 @dataclass(frozen=True)
 class ArtistAffinity:
-    """Shrunk mean listen time of every (liked artist, recommended artist) pair.
-
-    With ``genre_artist_mean`` there is a level between the genre pair and the artist pair:
-    the recommended artist's mean listen time among the listeners of the liked artist's
-    genre, shrunk to the genre pair (``with_genre_artist_level``), and the artist pair is
-    shrunk to it instead.
-    """
+    """Shrunk mean listen time of every (liked artist, recommended artist) pair."""
 
     genre_of_artist: np.ndarray
     genre_mean: np.ndarray
@@ -55,8 +48,6 @@ class ArtistAffinity:
     pair_weight: sp.csr_matrix
     artist_strength: float
     mean: float
-    genre_artist_mean: np.ndarray | None = None
-    genre_artist_seen: sp.csr_matrix | None = None
 
     @property
     def n_artists(self) -> int:
@@ -64,11 +55,8 @@ class ArtistAffinity:
         return int(self.genre_of_artist.size)
 
     def prior(self, liked: np.ndarray, recommended: np.ndarray) -> np.ndarray:
-        """What an artist pair's affinity is shrunk to: its (genre, artist) or genre pair's."""
-        genre = self.genre_of_artist[liked]
-        if self.genre_artist_mean is not None:
-            return self.genre_artist_mean[genre, recommended]
-        return self.genre_mean[genre, self.genre_of_artist[recommended]]
+        """What an artist pair's affinity is shrunk to: its genre pair's."""
+        return self.genre_mean[self.genre_of_artist[liked], self.genre_of_artist[recommended]]
 
     def pairs(self, liked: np.ndarray, recommended: np.ndarray) -> np.ndarray:
         """The affinity of each pair of artist codes."""
@@ -137,56 +125,3 @@ def fit_affinity(
         artist_strength=artist_strength,
         mean=mean,
     )
-
-
-def shrinkage_strength(
-    sums: np.ndarray, weights: np.ndarray, squares: np.ndarray, prior: np.ndarray
-) -> float | None:
-    """The empirical-Bayes strength ``sigma^2 / tau^2`` of cells with weighted sums
-    ``sums``, ``squares`` (of the values squared) and ``weights``, shrunk to ``prior``:
-    ``sigma^2`` the pooled variance of values within a cell, ``tau^2`` the variance of the
-    cells' true means around their prior (method of moments: the spread of the observed
-    means less what ``sigma^2`` explains). None when the cells say nothing beyond their
-    prior: no cell with two values, or no spread of the means beyond the noise."""
-    seen = weights > 0
-    repeated = weights > 1
-    if not repeated.any():
-        return None
-    within = squares[repeated] - sums[repeated] ** 2 / weights[repeated]
-    sigma2 = float(within.sum() / (weights[repeated] - 1).sum())
-    means = sums[seen] / weights[seen]
-    tau2 = float(((means - prior[seen]) ** 2 - sigma2 / weights[seen]).mean())
-    if sigma2 <= 0 or tau2 <= 0:
-        return None
-    return sigma2 / tau2
-
-
-def with_genre_artist_level(
-    affinity: ArtistAffinity, feedback: Feedback, track_artist: np.ndarray
-) -> ArtistAffinity:
-    """``affinity`` with the (liked genre, recommended artist) level fitted on
-    ``feedback``: how long the listeners of a genre listen to one artist, shrunk towards
-    the genre pair. It has far more data than any artist pair (every artist of the genre
-    contributes), so it tells which artists of a genre its listeners really like, and
-    exposes an artist that its cluster's listeners skip. The shrinkage strength is
-    estimated from the logs (``shrinkage_strength``), not set: how much one listen says
-    about an artist depends on how much artists of a genre differ."""
-    genre, n_artists = affinity.genre_of_artist, affinity.n_artists
-    n_genres = affinity.genre_mean.shape[0]
-    context, track = track_artist[feedback.context], track_artist[feedback.track]
-    liked = genre[np.concatenate([context, track])]
-    recommended = np.concatenate([track, context])
-    weight = np.concatenate([feedback.weight, feedback.weight])
-    listened = np.concatenate([feedback.time, feedback.time]) * weight
-    cells = liked * n_artists + recommended
-    size = n_genres * n_artists
-    sums = np.bincount(cells, listened, minlength=size)
-    weights = np.bincount(cells, weight, minlength=size)
-    squares = np.bincount(cells, listened * np.concatenate([feedback.time, feedback.time]), size)
-    prior = affinity.genre_mean[:, genre].ravel()
-    strength = shrinkage_strength(sums, weights, squares, prior)
-    if strength is None:
-        return affinity
-    mean = ((sums + strength * prior) / (weights + strength)).reshape(n_genres, n_artists)
-    seen = sp.csr_matrix(weights.reshape(n_genres, n_artists) > 0)
-    return dataclasses.replace(affinity, genre_artist_mean=mean, genre_artist_seen=seen)

@@ -53,8 +53,6 @@ def ranked_artists(affinity: ArtistAffinity, n: int, seed: int = 0) -> np.ndarra
     number of artists, which a dense sort of every row would be. Among the
     equal artists of one genre the order is the genre's hash order, rotated by a hash of the
     row, so that rows spread over the genre; other ties are broken by a hash of the pair.
-    With a (genre, artist) level (``ArtistAffinity.genre_artist_mean``), the artists the
-    row's genre has data on are scored by it and join the observed pairs.
     """
     n_artists, genre = affinity.n_artists, affinity.genre_of_artist
     n = min(n, n_artists - 1)
@@ -65,24 +63,12 @@ def ranked_artists(affinity: ArtistAffinity, n: int, seed: int = 0) -> np.ndarra
     # The affinity of a pair without data, by the same arithmetic as one with data.
     background = (strength * affinity.genre_mean) / strength
     weights, sums = affinity.pair_weight, affinity.pair_sum
-    seen = affinity.genre_artist_seen
     ranked = np.empty((n_artists, n), dtype=np.int64)
     for artist in range(n_artists):
         row = slice(weights.indptr[artist], weights.indptr[artist + 1])
-        paired = weights.indices[row].astype(np.int64)
-        prior = affinity.prior(np.full(paired.size, artist), paired)
+        observed = weights.indices[row].astype(np.int64)
+        prior = affinity.prior(np.full(observed.size, artist), observed)
         observed_scores = (sums.data[row] + strength * prior) / (weights.data[row] + strength)
-        observed = paired
-        if seen is not None:
-            g = genre[artist]
-            known = seen.indices[seen.indptr[g] : seen.indptr[g + 1]].astype(np.int64)
-            known = known[~np.isin(known, paired)]
-            observed = np.concatenate([paired, known])
-            observed_scores = np.concatenate(
-                [observed_scores, affinity.genre_artist_mean[g, known]]
-            )
-        mine = observed != artist
-        observed, observed_scores = observed[mine], observed_scores[mine]
         values = background[genre[artist]]
         genre_order = np.lexsort((np.arange(values.size), -values))
         need = n + observed.size + 1

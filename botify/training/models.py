@@ -1,9 +1,10 @@
 """The models ``botify train contextual`` can fit, by name, behind one interface.
 
 A fitted model scores (context track, candidate track) pairs — what offline evaluation
-measures — and cuts lists from those scores. ``affinity`` is the default (the best online:
-``bench/learning.py``); the others are there to compare against, trained from the same
-logs, and, like it, give the same lists on any machine (sparse sums and element-wise
+measures — and cuts lists from those scores. ``learned`` is the default (the only one that
+keeps climbing when the catalog's genre labels are wrong: ``bench/learning_inprocess.py``);
+the others are there to compare against, trained from the same logs, and, like it, give the
+same lists on any machine (sparse sums and element-wise
 arithmetic only: no BLAS, no iterative solver, ties broken by a hash).
 """
 
@@ -18,7 +19,7 @@ import scipy.sparse as sp
 
 from botify.config import Config
 from botify.data.catalog import Catalog
-from botify.training.affinity import ArtistAffinity, fit_affinity, with_genre_artist_level
+from botify.training.affinity import ArtistAffinity, fit_affinity
 from botify.training.clusters import artist_pairs, learn_clusters
 from botify.training.cooccurrence import cooccurrence_lists, fit_cooccurrence
 from botify.training.diverse_lists import preferred_tracks, ranked_artists, track_lists
@@ -79,7 +80,6 @@ def _learned(listens: Listens, catalog: Catalog, good_time: float) -> FittedMode
     organic = artist_pairs(left[other], right[other], ones, ones, n)
     clusters = learn_clusters(listened, organic, catalog.artist_genre)
     affinity = fit_affinity(feedback, artist, clusters)
-    affinity = with_genre_artist_level(affinity, feedback, artist)
     preferred = preferred_tracks(
         feedback.track,
         feedback.time * feedback.weight,

@@ -90,7 +90,7 @@ def test_organic_co_occurrence_alone_places_mislabelled_artists():
     kept = np.isin(feedback.left, served) & np.isin(feedback.right, served)
     feedback = ArtistPairs(*(getattr(feedback, f)[kept] for f in ArtistPairs.__annotations__))
 
-    clusters = learn_clusters(feedback, organic_pairs(truth, 10, seed=8), labels)
+    clusters = learn_clusters(feedback, organic_pairs(truth, 20, seed=8), labels)
 
     assert (clusters == truth).all()
 
