@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -79,6 +80,32 @@ def deployed_world(directory: Path, tracks: int, redis_url: str) -> Path:
     config = Config(redis_url=redis_url, data_dir=world)
     publish(connect(redis_url, config), config, load_catalog(world), "contextual", i2i)
     return world
+
+
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """CPU seconds (user + system) used so far by the processes ``roots`` and all their
+    descendants alive now (``/proc/<pid>/stat``; a process's threads are included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # The command name (field 2) may hold spaces; the fields after it do not.
+        fields = text[text.rindex(")") + 2 :].split()
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    total, frontier = 0.0, [pid for pid in roots if pid in cpu]
+    seen = set(frontier)
+    while frontier:
+        pid = frontier.pop()
+        total += cpu[pid]
+        children = [child for child, parent in parents.items() if parent == pid]
+        frontier += [child for child in children if child not in seen]
+        seen.update(children)
+    return total
 
 
 def run_wrk(wrk: str, url: str, connections: int, duration: int, script: Path | None) -> dict:
