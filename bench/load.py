@@ -211,19 +211,17 @@ def compare(args, wrk: str, tmp: Path, redis_server: RedisServer, world: Path, s
                 "BOTIFY_EXPERIMENTS": json.dumps({"BENCH": {"C": name}}),
             }
             with contextlib.ExitStack() as stack:
-                services = {
-                    label: stack.enter_context(
-                        ServiceProcess(
-                            world,
-                            tmp / f"logs-{index}",
-                            tmp / f"r-{index}",
-                            args.workers,
-                            env=env,
-                            cwd=tree,
-                        )  # fmt: skip
-                    )
-                    for index, (label, tree) in enumerate(trees.items())
-                }
+                services = {}
+                for index, (label, tree) in enumerate(trees.items()):
+                    service = ServiceProcess(
+                        world, tmp / f"logs-{index}", tmp / f"r-{index}", args.workers,
+                        env=env, cwd=tree,
+                    )  # fmt: skip
+                    try:
+                        services[label] = stack.enter_context(service)
+                    except RuntimeError as e:
+                        # An older checkout may not have this recommender.
+                        print(f"{name:<15} {label:<18} cannot serve it: {e}", flush=True)
                 runs = {label: [] for label in services}
                 for round_ in range(args.rounds):
                     # Each round starts with the next checkout: no one always runs first.
