@@ -10,14 +10,18 @@ recommenders take turns within each block, so the machine's drift hits all alike
 Prints, per position, the median latency (client wall time, one keep-alive connection)
 per recommender; per block of positions, the CPU milliseconds per request of the
 service's processes and Redis (``/proc/<pid>/stat`` utime+stime, ``bench/load.py``);
-both the median over ``--rounds`` rounds (fresh users each round).
+both the median over ``--rounds`` rounds (fresh users each round). ``--baseline REV``
+(repeatable) runs the same sessions on a temporary git worktree of REV too, the checkouts
+taking turns round by round, each with users of its own.
 
     python bench/session_length.py [--users 100] [--length 100] [--rounds 3] [--aof no]
+        [--baseline 653e6d2]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import random
@@ -26,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from load import deployed_world, tree_cpu_seconds
+from load import checkouts, deployed_world, tree_cpu_seconds
 
 from botify.config import treatment_names
 from botify.rollout.experiments import Experiment
@@ -97,6 +101,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tracks", type=int, default=50_000)
     parser.add_argument("--aof", choices=["yes", "no"], default="yes")
+    parser.add_argument(
+        "--baseline", action="append", default=[], help="a revision to compare with (repeatable)"
+    )
     args = parser.parse_args()
     names = args.recommenders.split(",")
     experiment = Experiment("LENGTH", dict(zip(treatment_names(len(names)), names, strict=True)))
@@ -110,28 +117,42 @@ def main() -> None:
                 "BOTIFY_REDIS_URL": redis_server.url,
                 "BOTIFY_EXPERIMENTS": json.dumps({experiment.name: experiment.arms}),
             }
-            with ServiceProcess(world, tmp / "logs", tmp / "r", 2, env=env) as service:
-                pids = [service.process.pid, redis_server.process.pid]
-                rounds = [
-                    one_round(service, pids, users_of(experiment, args.users, r * 10**6), args)
-                    for r in range(args.rounds)
-                ]
+            with checkouts(args.baseline, tmp) as trees, contextlib.ExitStack() as stack:
+                services = {
+                    label: stack.enter_context(
+                        ServiceProcess(
+                            world, tmp / f"logs-{i}", tmp / f"r-{i}", 2, env=env, cwd=tree
+                        )
+                    )
+                    for i, (label, tree) in enumerate(trees.items())
+                }
+                rounds = {label: [] for label in services}
+                for r in range(args.rounds):
+                    for i, (label, service) in enumerate(services.items()):
+                        pids = [service.process.pid, redis_server.process.pid]
+                        groups = users_of(experiment, args.users, (r * len(services) + i) * 10**6)
+                        rounds[label].append(one_round(service, pids, groups, args))
         finally:
             redis_server.close()
 
+    columns = [(label, name) for label in rounds for name in names]
+    heads = [f"{name} ({label})" if len(rounds) > 1 else name for label, name in columns]
     print(f"median of {args.rounds} rounds, {args.users} sessions per recommender per round")
-    print("\n| n | " + " | ".join(f"{name} p50 ms" for name in names) + " |")
-    print("|---:|" + "---:|" * len(names))
+    print("\n| n | " + " | ".join(f"{head} p50 ms" for head in heads) + " |")
+    print("|---:|" + "---:|" * len(columns))
     for position in range(args.length):
         cells = [
-            statistics.median(statistics.median(lat[name][position]) for lat, _ in rounds)
-            for name in names
+            statistics.median(statistics.median(lat[name][position]) for lat, _ in rounds[label])
+            for label, name in columns
         ]
         print(f"| {position + 1} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
-    print("\n| n | " + " | ".join(f"{name} CPU ms/req" for name in names) + " |")
-    print("|---|" + "---:|" * len(names))
+    print("\n| n | " + " | ".join(f"{head} CPU ms/req" for head in heads) + " |")
+    print("|---|" + "---:|" * len(columns))
     for index, block in enumerate(range(0, args.length, args.bucket)):
-        cells = [statistics.median(cpu[name][index] for _, cpu in rounds) for name in names]
+        cells = [
+            statistics.median(cpu[name][index] for _, cpu in rounds[label])
+            for label, name in columns
+        ]
         span = f"{block + 1}-{min(block + args.bucket, args.length)}"
         print(f"| {span} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
 
