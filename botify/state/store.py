@@ -66,18 +66,26 @@ class StateView:
     decode: Callable[[object], object]
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _to_int(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _to_str(value) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _pairs(items: Iterable[bytes | str]) -> tuple[tuple[int, float], ...]:
     """``"track:time"`` entries as (track, time) pairs."""
-    return tuple((int(track), float(time)) for track, time in (_text(i).split(":") for i in items))
+    return tuple(
+        (int(track), float(time)) for track, time in (_to_str(i).split(":") for i in items)
+    )
 
 
 def _blob(raw: bytes | str | None) -> list[str]:
     """The entries of a view kept as one string, each followed by a comma."""
-    return _text(raw).split(",")[:-1] if raw else []
+    return _to_str(raw).split(",")[:-1] if raw else []
 
 
 # What a recommender may declare in ``needs``: a ``UserState`` field name → its view, in
@@ -109,16 +117,6 @@ def check_needs(recommender: str, needs: Iterable[str]) -> None:
             f"recommender {recommender!r} needs unknown user state {unknown}; "
             f"the store returns: {', '.join(STATE_VIEWS)}"
         )
-
-
-def _to_int(value) -> int | None:
-    return None if value is None else int(value)
-
-
-def _to_str(value) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class UserStateStore:
