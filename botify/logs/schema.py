@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields
 COLUMN = "column"
 CHECK = "check"
 MESSAGES = ("next", "last")
+# json.dumps with separators builds a new encoder on every call (1 µs of 2.6 µs per line).
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 # Column types: "int64" and "float64" for checked fields; "number" is float64 and "Int64"
 # nullable, NaN / <NA> where a value is missing or not a JSON number; "category" holds each of
@@ -68,7 +70,7 @@ class Event:
 
     def to_json(self) -> str:
         """The event as one compact JSON line (without the newline), keys in field order."""
-        return json.dumps({name: getattr(self, name) for name in FIELDS}, separators=(",", ":"))
+        return _COMPACT({name: getattr(self, name) for name in FIELDS})
 
 
 FIELDS = tuple(f.name for f in fields(Event))

@@ -147,38 +147,35 @@ class SessionAnchorRecommender(FreshAnchorRecommender):
 
     A session's listens all come from one interest; each well-listened track (the user's
     own first track included) is evidence of it. The candidates are the i2i lists of the
-    session's last ``ANCHORS`` good tracks, each weighted by the listen time of the track
-    whose list names it, so a track that several good tracks point to outranks one that a
-    single list names. It takes the best-weighted candidate that is not played yet, of an
-    artist not played yet when there is one (ties: the request's rng), and falls back as
-    anchor_fresh does. The whole session is what helps where one track says little about
-    the interest: on a world whose artists stray far from their genres, where a single good
-    track's list often leads away.
+    session's last ``GOOD_LISTENS_KEPT`` good tracks (kept by the state script), each
+    weighted by the listen time of the track whose list names it, so a track that several
+    good tracks point to outranks one that a single list names. It takes the best-weighted
+    candidate that is not played yet, of an artist not played yet when there is one (ties:
+    the request's rng), and falls back as anchor_fresh does. The whole session is what helps
+    where one track says little about the interest: on a world whose artists stray far from
+    their genres, where a single good track's list often leads away.
     """
 
-    needs = frozenset({"listens"})
-    ANCHORS = 10
+    needs = frozenset({"played", "good_listens"})
 
     def __init__(
         self,
         catalog: Catalog,
         i2i: ListsSource,
         last_resort: RandomRecommender,
-        good_time: float,
     ) -> None:
         super().__init__(catalog, i2i, last_resort, name="anchor_session")
-        self.good_time = good_time
 
     def candidates(
         self, request: Request, lists: RecommendationLists | None
     ) -> tuple[np.ndarray, str]:
         """The best candidates of the good tracks' lists; else as anchor_fresh."""
-        listens = request.state.listens if request.state is not None else ()
-        played = frozenset(track for track, _ in listens)
+        state = request.state
+        played = state.played if state is not None else frozenset()
         played_artists = set(self.catalog.track_artist[list(played)].tolist())
-        good = [(track, time) for track, time in listens if time >= self.good_time]
+        good = state.good_listens if state is not None else ()
         if lists is not None and good:
-            named = [(lists.get(track), time) for track, time in good[-self.ANCHORS :]]
+            named = [(lists.get(track), time) for track, time in good]
             tracks = np.concatenate([items for items, _ in named])
             weights = np.repeat([time for _, time in named], [items.size for items, _ in named])
             unique, which = np.unique(tracks, return_inverse=True)

@@ -63,7 +63,7 @@ def build_recommenders(
             catalog, contextual, random, name="anchor_popular", choose=most_popular(catalog)
         ),
         FreshAnchorRecommender(catalog, contextual, random),
-        SessionAnchorRecommender(catalog, contextual, random, config.good_time),
+        SessionAnchorRecommender(catalog, contextual, random),
     ]
     if config.explore > 0:
         recommenders = [

@@ -43,7 +43,9 @@ class ServiceProcess:
     ``env`` adds to the environment, e.g. ``BOTIFY_REDIS_URL`` for an external Redis or
     ``BOTIFY_EXPERIMENTS``; without ``BOTIFY_REDIS_URL`` the service starts its embedded one.
     The service gets SIGTERM if its parent dies (``die_with_parent``); ``pass_fds`` are
-    descriptors it inherits, e.g. the lock of an experiment's output directory.
+    descriptors it inherits, e.g. the lock of an experiment's output directory. ``cwd``
+    is the directory it runs in: a checkout's root runs that checkout's botify
+    (``python -m`` imports from it first), as ``bench/load.py --baseline`` does.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class ServiceProcess:
         port: int | None = None,
         env: dict[str, str] | None = None,
         pass_fds: tuple[int, ...] = (),
+        cwd: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.workers = workers
@@ -66,6 +69,7 @@ class ServiceProcess:
             **(env or {}),
         }
         self.pass_fds = pass_fds
+        self.cwd = cwd
         self.process: subprocess.Popen | None = None
 
     @property
@@ -87,6 +91,7 @@ class ServiceProcess:
             stderr=output,
             preexec_fn=die_with_parent,
             pass_fds=self.pass_fds,
+            cwd=self.cwd,
         )
         deadline = time.monotonic() + timeout_s
         while True:

@@ -2,9 +2,11 @@
 -- KEYS: 1 state hash, 2 artist-ratings hash, 3 list of this session's listens, each
 --       "track:time" (all share the user's hash tag, so the script runs on Redis Cluster).
 -- ARGV: 1 track, 2 time, 3 artist of track, 4 good_time, 5 max_fails, 6 ttl seconds,
---       7 "1" for /last (ends the session), 8 "1" to return the session's listens (when
---       the recommender needs one of botify/state/store.py's STATE_VIEWS).
--- Returns {request, session, anchor, fav_artist, fav_artist_last_track, since, listens...};
+--       7 "1" for /last (ends the session), 8 the names of the views of
+--       botify/state/store.py's STATE_VIEWS to return, separated by spaces,
+--       9 how many of the session's last good listens to keep.
+-- Returns {request, session, anchor, fav_artist, fav_artist_last_track, since,
+--          played, good_listens, listens}, a view not asked for (or on /last) false;
 -- since: when the user's counters started (ms, Redis's clock), so that counters restarted
 -- by a Redis that lost its data are told apart from the earlier ones;
 -- floats never cross the boundary (Redis would truncate them to integers).
@@ -39,7 +41,7 @@ redis.call('HSET', state, 'fav_artist', fav)
 
 local anchor = false
 if ARGV[7] == '1' then
-  redis.call('HDEL', state, 'last_good', 'best', 'best_time', 'fails')
+  redis.call('HDEL', state, 'last_good', 'best', 'best_time', 'fails', 'played', 'good')
   redis.call('DEL', listens)
   redis.call('HINCRBY', state, 'session', 1)
 else
@@ -61,6 +63,18 @@ else
   if fails >= max_fails then
     anchor = redis.call('HGET', state, 'best')
   end
+  -- 4. The session's views, kept as it goes so that a request reads only what it needs
+  --    whatever the session's length: every track played ("t,t,"), the last good
+  --    listens ("t:time,t:time,"), and every listen.
+  redis.call('HSET', state, 'played', (redis.call('HGET', state, 'played') or '') .. track .. ',')
+  if time >= good_time then
+    local good = (redis.call('HGET', state, 'good') or '') .. track .. ':' .. ARGV[2] .. ','
+    local _, kept = good:gsub(',', '')
+    for _ = 1, kept - tonumber(ARGV[9]) do
+      good = good:sub(good:find(',', 1, true) + 1)
+    end
+    redis.call('HSET', state, 'good', good)
+  end
   redis.call('RPUSH', listens, track .. ':' .. ARGV[2])
   redis.call('EXPIRE', listens, ttl)
 end
@@ -69,10 +83,19 @@ redis.call('EXPIRE', state, ttl)
 redis.call('EXPIRE', artists, ttl)
 
 local fav_last = redis.call('HGET', artists, fav .. ':last')
-local result = {request, session, anchor, fav, fav_last, since}
-if ARGV[8] == '1' and ARGV[7] ~= '1' then
-  for _, listen in ipairs(redis.call('LRANGE', listens, 0, -1)) do
-    result[#result + 1] = listen
+local wanted = {}
+if ARGV[7] ~= '1' then
+  for name in ARGV[8]:gmatch('%S+') do
+    wanted[name] = true
   end
 end
-return result
+-- A view the request did not ask for is false (nil would end the reply's array).
+local function view(name, ...)
+  return wanted[name] and redis.call(...) or false
+end
+return {
+  request, session, anchor, fav, fav_last, since,
+  view('played', 'HGET', state, 'played'),
+  view('good_listens', 'HGET', state, 'good'),
+  view('listens', 'LRANGE', listens, 0, -1),
+}

@@ -37,8 +37,8 @@ class UserState:
     sessions the user has ended before this one, ``since`` when these counters started (ms):
     a Redis that lost its data restarts them, with a later ``since``. ``anchor`` is the
     anchor track chosen by the anchor's steps 2–3 (docs/recommenders.md; None for ``/last``).
-    The views of ``STATE_VIEWS`` (``played``, ``listens``) are filled only for a recommender that
-    ``needs`` them.
+    The views of ``STATE_VIEWS`` (``played``, ``good_listens``, ``listens``) are filled only
+    for a recommender that ``needs`` them.
     """
 
     request: int
@@ -48,7 +48,12 @@ class UserState:
     fav_artist: str | None
     fav_artist_last: int | None
     played: frozenset[int] = frozenset()
+    good_listens: tuple[tuple[int, float], ...] = ()
     listens: tuple[tuple[int, float], ...] = ()
+
+
+# How many of the session's last good listens the state keeps (``good_listens``).
+GOOD_LISTENS_KEPT = 10
 
 
 @dataclass(frozen=True)
@@ -56,30 +61,50 @@ class StateView:
     """A part of the user's state the script returns only to recommenders that need it."""
 
     description: str
-    # The session's listens, in order → the value of the ``UserState`` field of its name.
-    decode: Callable[[list[tuple[int, float]]], object]
+    # The script's reply for the view (None: nothing kept yet) → the value of the
+    # ``UserState`` field of its name.
+    decode: Callable[[object], object]
 
 
-def _parse_listens(items: list) -> list[tuple[int, float]]:
-    """The script's ``"track:time"`` entries as (track, time) pairs."""
-    pairs = []
-    for item in items:
-        track, time = (item.decode() if isinstance(item, bytes) else item).split(":")
-        pairs.append((int(track), float(time)))
-    return pairs
+def _to_int(value) -> int | None:
+    return None if value is None else int(value)
 
 
-# What a recommender may declare in ``needs``: a ``UserState`` field name → its view. Every
-# view is derived from the session's listens, which the script appends to its reply when
-# any view is needed (ARGV[8]), so a new view touches only this table and ``UserState``.
+def _to_str(value) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(items: Iterable[bytes | str]) -> tuple[tuple[int, float], ...]:
+    """``"track:time"`` entries as (track, time) pairs."""
+    return tuple(
+        (int(track), float(time)) for track, time in (_to_str(i).split(":") for i in items)
+    )
+
+
+def _blob(raw: bytes | str | None) -> list[str]:
+    """The entries of a view kept as one string, each followed by a comma."""
+    return _to_str(raw).split(",")[:-1] if raw else []
+
+
+# What a recommender may declare in ``needs``: a ``UserState`` field name → its view, in
+# the order of the script's reply. The script keeps each view as the session goes
+# (``played`` and ``good_listens`` as one string each), so that what a request reads does
+# not grow with the session unless it asks for ``listens``.
 STATE_VIEWS = {
     "played": StateView(
         "the tracks played in the session so far, this request's included",
-        lambda listens: frozenset(track for track, _ in listens),
+        lambda raw: frozenset(map(int, _blob(raw))),
+    ),
+    "good_listens": StateView(
+        f"the session's last {GOOD_LISTENS_KEPT} good (track, time) listens in order "
+        "(time >= BOTIFY_GOOD_TIME), this request's included if good",
+        lambda raw: _pairs(_blob(raw)),
     ),
     "listens": StateView(
         "the session's (track, time) listens in order, this request's included",
-        tuple,
+        lambda raw: _pairs(raw or ()),
     ),
 }
 
@@ -92,16 +117,6 @@ def check_needs(recommender: str, needs: Iterable[str]) -> None:
             f"recommender {recommender!r} needs unknown user state {unknown}; "
             f"the store returns: {', '.join(STATE_VIEWS)}"
         )
-
-
-def _to_int(value) -> int | None:
-    return None if value is None else int(value)
-
-
-def _to_str(value) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class UserStateStore:
@@ -136,11 +151,11 @@ class UserStateStore:
                 c.max_fails,
                 c.state_ttl_s,
                 "1" if last else "0",
-                "1" if needs else "0",
+                " ".join(needs),
+                GOOD_LISTENS_KEPT,
             ],
         )
-        request, session, anchor, fav, fav_last, since, *items = reply
-        listens = _parse_listens(items)
+        request, session, anchor, fav, fav_last, since, *views = reply
         return UserState(
             request=int(request),
             session=int(session),
@@ -148,7 +163,11 @@ class UserStateStore:
             anchor=_to_int(anchor) if anchor else None,
             fav_artist=_to_str(fav),
             fav_artist_last=_to_int(fav_last),
-            **{name: view.decode(listens) for name, view in STATE_VIEWS.items() if name in needs},
+            **{
+                name: view.decode(raw)
+                for (name, view), raw in zip(STATE_VIEWS.items(), views, strict=True)
+                if name in needs
+            },
         )
 
     def on_next(

@@ -63,7 +63,9 @@ def create_app(config: Config | None = None, client: redis.Redis | None = None) 
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
-        return {"message": e.description}, e.code
+        # The error's own headers but its HTML page's type (a 405's Allow, RFC 9110).
+        headers = [(k, v) for k, v in e.get_headers() if k.lower() != "content-type"]
+        return {"message": e.description}, e.code, headers
 
     @app.errorhandler(Exception)
     def unexpected_error(e: Exception):

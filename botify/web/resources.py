@@ -1,11 +1,19 @@
-"""HTTP resources (docs/http-api.md). Thin: validate, call the service, shape the answer."""
+"""HTTP resources (docs/http-api.md). Thin: validate, call the service, shape the answer.
+
+``POST /next`` and ``/last`` are plain Flask views, not flask-restful resources: the WSGI
+app's CPU per contextual ``/next`` drops from 250 µs to 190 µs without flask-restful's
+dispatch and representation (medians of 3 runs of 5,000 calls, in process, Redis on its
+Unix socket), and the answer is written as it wrote it: ``json.dumps`` and a newline,
+``application/json``.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from flask_restful import Api, Resource
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -60,7 +68,14 @@ class Track(Resource):
         return catalog.describe(track)
 
 
-def answer_listen(user: int, answer: Callable[[Service, int, int, float, float, int | None], dict]):
+def json_response(body: dict, status: int = 200) -> Response:
+    """``body`` as the API's resources write it: ``json.dumps`` and a newline."""
+    return Response(json.dumps(body) + "\n", status, mimetype="application/json")
+
+
+def answer_listen(
+    user: int, answer: Callable[[Service, int, int, float, float, int | None], dict]
+) -> Response:
     """``POST /next/<user>`` and ``POST /last/<user>`` share a body and its errors: validate
     it, let ``answer`` (``Service.next`` or ``Service.last``) serve it, shape the answer."""
     started = time.perf_counter()
@@ -69,26 +84,24 @@ def answer_listen(user: int, answer: Callable[[Service, int, int, float, float, 
         validate_user(user)
         track, listened, at = parse_listen(request_body(), request.content_type, svc.catalog)
     except InvalidRequest as e:
-        return {"message": str(e)}, 400
+        return json_response({"message": str(e)}, 400)
     try:
-        return answer(svc, user, track, listened, started, at)
+        return json_response(answer(svc, user, track, listened, started, at))
     except LogUnavailable as e:
         # Never answered without its line (docs/events.md): refused, the client may retry.
-        return {"message": f"{e}; the request was not served"}, 503
+        return json_response({"message": f"{e}; the request was not served"}, 503)
 
 
-class Next(Resource):
+@blueprint.post("/next/<id:user>")
+def next_track(user: int) -> Response:
     """The next track (``Service.next``)."""
-
-    def post(self, user: int):
-        return answer_listen(user, Service.next)
+    return answer_listen(user, Service.next)
 
 
-class Last(Resource):
+@blueprint.post("/last/<id:user>")
+def last_track(user: int) -> Response:
     """The end of the session (``Service.last``)."""
-
-    def post(self, user: int):
-        return answer_listen(user, Service.last)
+    return answer_listen(user, Service.last)
 
 
 class OpenAPI(Resource):
@@ -99,6 +112,4 @@ class OpenAPI(Resource):
 api.add_resource(Root, "/")
 api.add_resource(Health, "/health")
 api.add_resource(Track, "/track/<id:track>")
-api.add_resource(Next, "/next/<id:user>")
-api.add_resource(Last, "/last/<id:user>")
 api.add_resource(OpenAPI, "/openapi.json")

@@ -242,7 +242,7 @@ def test_anchor_session_takes_what_the_sessions_good_tracks_point_to_most(harnes
         assert rec.track == 190 and rec.served_by == "anchor_session"
         harness.last(rec.track, 0.0)
         harness.next(160, 1.0, recommender="anchor_session")
-    assert state.listens == ((160, 1.0), (170, 0.8))
+    assert state.good_listens == ((160, 1.0), (170, 0.8)) and state.listens == ()
 
 
 def test_anchor_session_ignores_skipped_tracks_and_played_ones(harness):
