@@ -54,13 +54,9 @@ class ArtistAffinity:
         """Number of artists (codes 0..n-1)."""
         return int(self.genre_of_artist.size)
 
-    def prior(self, liked: np.ndarray, recommended: np.ndarray) -> np.ndarray:
-        """What an artist pair's affinity is shrunk to: its genre pair's."""
-        return self.genre_mean[self.genre_of_artist[liked], self.genre_of_artist[recommended]]
-
     def pairs(self, liked: np.ndarray, recommended: np.ndarray) -> np.ndarray:
         """The affinity of each pair of artist codes."""
-        prior = self.prior(liked, recommended)
+        prior = self.genre_mean[self.genre_of_artist[liked], self.genre_of_artist[recommended]]
         sums = np.asarray(self.pair_sum[liked, recommended]).ravel()
         weights = np.asarray(self.pair_weight[liked, recommended]).ravel()
         return (sums + self.artist_strength * prior) / (weights + self.artist_strength)

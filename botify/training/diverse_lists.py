@@ -67,7 +67,7 @@ def ranked_artists(affinity: ArtistAffinity, n: int, seed: int = 0) -> np.ndarra
     for artist in range(n_artists):
         row = slice(weights.indptr[artist], weights.indptr[artist + 1])
         observed = weights.indices[row].astype(np.int64)
-        prior = affinity.prior(np.full(observed.size, artist), observed)
+        prior = affinity.genre_mean[genre[artist], genre[observed]]
         observed_scores = (sums.data[row] + strength * prior) / (weights.data[row] + strength)
         values = background[genre[artist]]
         genre_order = np.lexsort((np.arange(values.size), -values))
