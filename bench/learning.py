@@ -69,6 +69,12 @@ WORLDS = {
     "genres4": {"seed": 23, "genres": 4},
     "labels-noise0.5": {"seed": 25, "genre_label_noise": 0.5},
     "labels-noise1.0": {"seed": 27, "genre_label_noise": 1.0},
+    # Behaviour the worlds above leave at its default: tracks far from their artist (the
+    # track within an artist matters), users' interests hopping between similar artists,
+    # sessions that end after fewer skips (fewer logs a day).
+    "tracks0.8": {"seed": 31, "track_spread": 0.8},
+    "hop0.9": {"seed": 33, "hop_probability": 0.9},
+    "budget3": {"seed": 35, "budget": 3},
 }
 
 
