@@ -53,10 +53,20 @@ def test_concurrent_requests_each_log_exactly_one_line(service, tmp_path):
     assert errors == [] and last.status_code == 200
     events = list(read_events(tmp_path / "logs"))
     assert len(events) == len(answers) + 1 == 801
-    per_user = {}
+    # Each request counted once: a user's counters run 1, 2, 3… A Redis call that timed out
+    # on a loaded machine answers degraded (no counter; the script may still have counted),
+    # so a user with such an answer may skip a number but never repeat one.
+    per_user, degraded = {}, set()
     for e in events:
-        per_user.setdefault(e["user"], []).append(e["request"])
-    assert all(sorted(r) == list(range(1, len(r) + 1)) for r in per_user.values())
+        if e["degraded"]:
+            degraded.add(e["user"])
+        else:
+            per_user.setdefault(e["user"], []).append(e["request"])
+    for user, counters in per_user.items():
+        if user in degraded:
+            assert len(set(counters)) == len(counters), (user, counters)
+        else:
+            assert sorted(counters) == list(range(1, len(counters) + 1)), (user, counters)
     health = requests.get(f"{service.url}/health").json()
     assert health["redis"] == "ok" and health["tracks"] == 5000
 
