@@ -69,6 +69,7 @@ WORLDS = {
     "genres4": {"seed": 23, "genres": 4},
     "labels-noise0.5": {"seed": 25, "genre_label_noise": 0.5},
     "labels-noise1.0": {"seed": 27, "genre_label_noise": 1.0},
+    "labels-noise0.5-seed41": {"seed": 41, "genre_label_noise": 0.5},
     # Behaviour the worlds above leave at its default: tracks far from their artist (the
     # track within an artist matters), users' interests hopping between similar artists,
     # sessions that end after fewer skips (fewer logs a day).
