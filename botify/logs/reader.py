@@ -340,13 +340,19 @@ def open_log(
         config.log_threads if threads is None else threads,
         directory,
     )
-    log = EventDatabase(con, directory)
+    return read_into(EventDatabase(con, directory), _insert_events, Path(log_dir))
+
+
+def read_into(
+    log: EventDatabase, read: Callable[[EventDatabase, Path], None], log_dir: Path
+) -> EventDatabase:
+    """``log`` once ``read`` has filled it from ``log_dir``; closed (its directory removed)
+    if that fails, whatever the engine."""
     try:
-        _insert_events(log, Path(log_dir))
+        read(log, log_dir)
         return log
     except BaseException:
-        con.close()
-        shutil.rmtree(directory, ignore_errors=True)
+        log.close()
         raise
 
 

@@ -17,6 +17,7 @@ pyspark and a Java runtime are an extra (``pip install -e '.[spark]'`` and Debia
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -35,6 +36,7 @@ from botify.logs.reader import (
     checked_event_sql,
     events_columns,
     inline,
+    read_into,
     readable_segments,
 )
 
@@ -142,6 +144,14 @@ def to_spark(sql: str) -> exp.Expression:
     return tree.transform(_inline_windows).transform(_exact_percentile)
 
 
+@contextlib.contextmanager
+def _pandas_quiet():
+    # pyspark warns about pandas 3 on every conversion; the frames here are plain.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet", FutureWarning)
+        yield
+
+
 class SparkEventDatabase(EventDatabase):
     """An ``EventDatabase`` whose ``events`` and statements are on Spark (``open_spark_log``).
 
@@ -185,9 +195,7 @@ class SparkEventDatabase(EventDatabase):
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """The result of ``sql`` as a pandas frame on the driver."""
         frame = self.execute(sql, params)
-        with warnings.catch_warnings():
-            # pyspark warns about pandas 3 on every conversion; the frames here are plain.
-            warnings.filterwarnings("ignore", "PySpark does not yet", FutureWarning)
+        with _pandas_quiet():
             return frame.toPandas()
 
     def row(self, sql: str, params: list | None = None) -> tuple | None:
@@ -197,8 +205,7 @@ class SparkEventDatabase(EventDatabase):
 
     def _attach(self, name: str, frame: pd.DataFrame) -> None:
         # A small table of the driver's (treatments, artists), sent to the executors.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "PySpark does not yet", FutureWarning)
+        with _pandas_quiet():
             self._view(name, self.spark.createDataFrame(frame))
 
     def close(self) -> None:
@@ -222,13 +229,7 @@ def open_spark_log(log_dir: Path, spark) -> SparkEventDatabase:
     ``SparkEventDatabase``: the lines parsed and checked as ``open_log`` does (the same
     checks, the same counts of skipped lines and invalid events)."""
     directory = Path(tempfile.mkdtemp(prefix="botify-spark-"))
-    log = SparkEventDatabase(spark, directory)
-    try:
-        _read_events(log, Path(log_dir))
-        return log
-    except BaseException:
-        log.close()
-        raise
+    return read_into(SparkEventDatabase(spark, directory), _read_events, Path(log_dir))
 
 
 def _read_events(log: SparkEventDatabase, log_dir: Path) -> None:
