@@ -45,10 +45,11 @@ def _affinity_model(
     affinity: ArtistAffinity, catalog: Catalog, preferred: np.ndarray | None = None
 ) -> FittedModel:
     artist = catalog.track_artist
+    key_group = affinity.genre_of_artist[artist]
 
     def lists(k: int, per_artist: int, seed: int) -> Lists:
         ranked = ranked_artists(affinity, k, seed)
-        return track_lists(ranked, artist, k, per_artist, seed, preferred)
+        return track_lists(ranked, artist, k, per_artist, seed, preferred, key_group)
 
     return FittedModel(lambda left, right: affinity.pairs(artist[left], artist[right]), lists)
 
@@ -81,10 +82,12 @@ def _learned(listens: Listens, catalog: Catalog, good_time: float) -> FittedMode
     clusters = learn_clusters(listened, organic, catalog.artist_genre)
     affinity = fit_affinity(feedback, artist, clusters)
     preferred = preferred_tracks(
+        clusters[artist[feedback.context]],
         feedback.track,
         feedback.time * feedback.weight,
         feedback.weight,
         artist,
+        int(clusters.max(initial=0)) + 1,
         n,
         affinity.artist_strength,
     )

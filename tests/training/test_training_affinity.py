@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from botify.training.affinity import fit_affinity, unique_codes
-from botify.training.diverse_lists import capped_top, ranked_artists, track_lists
+from botify.training.diverse_lists import (
+    capped_top,
+    preferred_tracks,
+    ranked_artists,
+    track_lists,
+)
 from botify.training.feedback import Feedback, feedback_from_listens
 from botify.training.listens import Listens
 
@@ -105,6 +110,32 @@ def test_track_lists_take_at_most_per_artist_tracks_of_each_ranked_artist_in_ord
     for key in range(7):
         assert track_artist[lists[key]].tolist() == expected[key - key % 3]
         assert len(set(lists[key].tolist())) == 3
+
+
+def test_preferred_tracks_follow_each_context_group_and_fall_back_to_the_track_record():
+    # Artist 0 has tracks 0, 1, 2. Listeners from group 0 keep track 0 and skip track 1;
+    # from group 1 the other way round; group 2 has no data. Artist 1 (tracks 3, 4) was
+    # listened alike, and artist 2 has a single track: neither has a track above its mean.
+    track_artist = np.array([0, 0, 0, 1, 1, 2])
+    rows = [(0, 0, 1.0), (0, 1, 0.0), (1, 0, 0.1), (1, 1, 0.9), (0, 3, 0.5), (1, 4, 0.5)]
+    group, track, time = (np.array(column) for column in zip(*(rows * 20), strict=True))
+    weight = np.ones(track.size)
+    preferred = preferred_tracks(
+        group, track, time * weight, weight, track_artist, n_groups=3, n_artists=3, strength=3.0
+    )
+    assert preferred[:, 0].tolist() == [0, 1, 0]  # group 2: the best overall (0: 0.55 > 0.45)
+    assert preferred[:, 1:].tolist() == [[-1, -1]] * 3
+
+
+def test_track_lists_pick_the_preferred_track_of_the_keys_group():
+    track_artist = np.array([0, 0, 0, 1, 1, 1])
+    ranked = np.array([[1], [0]])
+    preferred = np.array([[-1, 4], [-1, 5]])  # group 0 prefers track 4 of artist 1, group 1 5
+    lists = track_lists(
+        ranked, track_artist, k=1, per_artist=1, preferred=preferred, key_group=track_artist
+    )
+    assert [lists[key].tolist() for key in range(3)] == [[4]] * 3
+    assert all(lists[key][0] in (0, 1, 2) for key in range(3, 6))  # no preference: the hash's
 
 
 def test_capped_top_ranks_by_score_without_the_own_artist_and_caps_artists():
