@@ -165,11 +165,13 @@ def arm_figures(run: Path, day: int, name: str, arms: dict, oracle: pd.DataFrame
     return figures
 
 
-def ceiling_lists(world: Path, out: Path, k: int = K, per_artist: int = PER_ARTIST) -> Path:
+def nearest_lists(
+    embeddings: np.ndarray, artist: np.ndarray, k: int = K, per_artist: int = PER_ARTIST
+) -> dict[int, np.ndarray]:
     """Lists from the hidden embeddings: nearest tracks, ``per_artist`` per artist, never the
-    key's own artist (the product's diversity rule), ``k`` per track."""
-    embeddings = np.load(world / "embeddings.npy").astype(np.float64)
-    artist = load_catalog(world).track_artist
+    key's own artist (the product's diversity rule), ``k`` per track: the ceiling of i2i
+    lists for a policy that follows one anchor track."""
+    embeddings = embeddings.astype(np.float64)
     keys, candidates, scores = [], [], []
     for start in range(0, len(embeddings), 512):
         block = embeddings[start : start + 512] @ embeddings.T
@@ -179,8 +181,13 @@ def ceiling_lists(world: Path, out: Path, k: int = K, per_artist: int = PER_ARTI
         scores.append(np.take_along_axis(block, top, axis=1).ravel())
     keys, candidates, scores = (np.concatenate(a) for a in (keys, candidates, scores))
     itself = keys == candidates
-    lists = capped_top(keys[~itself], candidates[~itself], scores[~itself], artist, k, per_artist)
-    write_lists(lists, out)
+    return capped_top(keys[~itself], candidates[~itself], scores[~itself], artist, k, per_artist)
+
+
+def ceiling_lists(world: Path, out: Path) -> Path:
+    """``nearest_lists`` of a world directory's hidden embeddings, written to ``out``."""
+    embeddings = np.load(world / "embeddings.npy")
+    write_lists(nearest_lists(embeddings, load_catalog(world).track_artist), out)
     return out
 
 

@@ -13,10 +13,12 @@ leaves out of the service: the favourite-artist fallback (a random track instead
 README shows both where both ran.
 
 Per world it prints the session time of each day, the zero-log prior's (each track's list
-the artists of its catalog genre, ``learning.label_prior_lists``, served on day 2), and the
-oracle's on the last day's sessions. The oracle and the
-genre labels' truth come from the simulator's hidden world, which only this benchmark
-reads; no model parameter is tuned on them.
+the artists of its catalog genre, ``learning.label_prior_lists``, served on day 2), and, on
+the last day's sessions, the oracle's and the ceiling lists' (``learning.nearest_lists``:
+the hidden embeddings' nearest tracks, one per artist, served the same way: what perfect
+i2i lists give this policy). The oracle, the ceiling and the genre labels' truth come from
+the simulator's hidden world, which only this benchmark reads; no model parameter is tuned
+on them.
 
     .venv/bin/python bench/learning_inprocess.py [--worlds demo,labels-noise0.5,...]
         [--days 7] [--per-day 5000] [--model learned] [--explore 0.01]
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from learning import WORLDS, label_prior_lists, world_params
+from learning import WORLDS, label_prior_lists, nearest_lists, world_params
 
 from botify.data.catalog import build_catalog
 from botify.training.listens import Listens
@@ -177,7 +179,7 @@ def run_world(name: str, args: argparse.Namespace) -> dict:
     days.append(listens)
     curve.append(float(totals.mean()))
     _, prior, _ = play_day(world, seed, 2, args.per_day, label_prior_lists(catalog), args.explore)
-    oracle = np.nan
+    oracle = ceiling = np.nan
     for day in range(2, args.days + 2):
         started = time.perf_counter()
         lists = fit_model(args.model, all_listens(days), catalog).lists(K, PER_ARTIST, 0)
@@ -190,12 +192,15 @@ def run_world(name: str, args: argparse.Namespace) -> dict:
         curve.append(float(totals.mean()))
         if last:
             oracle = oracle_mean
+            best = nearest_lists(world.embeddings, world.catalog.track_artist, K, PER_ARTIST)
+            ceiling = float(play_day(world, seed, day, args.per_day, best, args.explore)[1].mean())
         print(f"  {name} day {day}: {curve[-1]:.2f}", flush=True)
     return {
         "world": name,
         "curve": curve,
         "prior_day2": float(prior.mean()),
         "oracle": oracle,
+        "ceiling": ceiling,
         "train_s": train_s,
     }
 
@@ -216,13 +221,16 @@ def main() -> None:
         "anchor_fresh's session time (in-process):\n"
     )
     header = " | ".join(f"day {d}" for d in range(2, args.days + 2))
-    print(f"| world | day 1 | zero-log prior | {header} | oracle | last day / oracle |")
-    print("|---|" + "---:|" * (args.days + 4))
+    print(
+        f"| world | day 1 | zero-log prior | {header} | ceiling lists | oracle "
+        "| last day / oracle |"
+    )
+    print("|---|" + "---:|" * (args.days + 5))
     for r in results:
         days = " | ".join(f"{v:.1f}" for v in r["curve"][1:])
         print(
             f"| {r['world']} | {r['curve'][0]:.2f} | {r['prior_day2']:.2f} | {days} "
-            f"| {r['oracle']:.1f} | {r['curve'][-1] / r['oracle']:.1%} |"
+            f"| {r['ceiling']:.1f} | {r['oracle']:.1f} | {r['curve'][-1] / r['oracle']:.1%} |"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"results-{args.model}-explore{args.explore}.json"
