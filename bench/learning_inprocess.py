@@ -8,17 +8,17 @@ training ``botify train contextual`` runs) and a day served by a re-implementati
 ``anchor_fresh`` (the service's steps 1–5: last good track, fails, best track, the anchor's
 list without the session's tracks, new artists first, a uniform pick; ``--explore`` of the
 answers a random track). The simulator's own user model decides every listen. What it
-leaves out of the service: the favourite-artist fallback (a random track instead) and
-``anchor_session``. So it tracks the HTTP loop's anchor_fresh, not its best arm; the
-README shows both where both ran.
+leaves out of the service: the favourite-artist fallback (a random track instead). The days
+are served by anchor_fresh, as in the HTTP loop; the last day's sessions are played again by
+anchor_session (``session_best``, re-implemented too), the HTTP loop's best arm.
 
 Per world it prints the session time of each day, the zero-log prior's (each track's list
 the artists of its catalog genre, ``learning.label_prior_lists``, served on day 2), and, on
-the last day's sessions, the oracle's and the ceiling lists' (``learning.nearest_lists``:
-the hidden embeddings' nearest tracks, one per artist, served the same way: what perfect
-i2i lists give this policy). The oracle, the ceiling and the genre labels' truth come from
-the simulator's hidden world, which only this benchmark reads; no model parameter is tuned
-on them.
+the last day's sessions, the oracle's, anchor_session's on the trained lists, and both
+policies' on the ceiling lists (``learning.nearest_lists``: the hidden embeddings' nearest
+tracks, one per artist: what perfect i2i lists give each policy). The oracle, the ceiling
+and the genre labels' truth come from the simulator's hidden world, which only this
+benchmark reads; no model parameter is tuned on them.
 
     .venv/bin/python bench/learning_inprocess.py [--worlds demo,labels-noise0.5,...]
         [--days 7] [--per-day 5000] [--model learned] [--explore 0.01]
@@ -29,12 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
 from learning import WORLDS, label_prior_lists, nearest_lists, world_params
 
 from botify.data.catalog import build_catalog
+from botify.state.store import GOOD_LISTENS_KEPT
 from botify.training.listens import Listens
 from botify.training.models import DEFAULT_MODEL, MODELS, PER_ARTIST, K, fit_model
 from sim.engine import run_batch
@@ -55,6 +57,27 @@ DAY_MS = 86_400_000
 GOOD_TIME, MAX_FAILS = 0.5, 3
 
 
+def session_best(
+    lists: dict,
+    good: deque,
+    played: set[int],
+    artist_plays: dict[int, int],
+    track_artist: np.ndarray,
+) -> list[int]:
+    """anchor_session's best candidates (``SessionAnchorRecommender``): the tracks of the
+    good listens' lists, each weighted by the listen time of the track whose list names it,
+    the best-weighted unplayed ones, of artists not played yet if any (ids ascending)."""
+    score: dict[int, float] = {}
+    for track, weight in good:
+        for candidate in lists.get(track, np.empty(0, dtype=np.int64)).tolist():
+            score[candidate] = score.get(candidate, 0.0) + weight
+    unplayed = [t for t in score if t not in played]
+    fresh = [t for t in unplayed if int(track_artist[t]) not in artist_plays]
+    among = fresh or unplayed
+    top = max((score[t] for t in among), default=None)
+    return sorted(t for t in among if score[t] == top)
+
+
 def play_day(
     world: World,
     seed: int,
@@ -63,10 +86,12 @@ def play_day(
     lists: dict | None,
     explore: float,
     oracle: bool = False,
+    session_anchor: bool = False,
 ) -> tuple[Listens, np.ndarray, float]:
     """One day of ``n`` sessions: day-1 baselines when ``lists`` is None (even sessions
-    random, odd sticky_artist), else anchor_fresh on ``lists``. Returns the listens, each
-    session's time and the oracle's mean on the same sessions (NaN unless ``oracle``)."""
+    random, odd sticky_artist), else anchor_fresh on ``lists`` (``session_anchor``:
+    anchor_session). Returns the listens, each session's time and the oracle's mean on the
+    same sessions (NaN unless ``oracle``)."""
     keys = session_keys(seed, day, np.arange(n))
     plan = plan_sessions(world, keys, plan_users(world.users, keys))
     users, embeddings = world.users, world.embeddings.astype(np.float64)
@@ -84,6 +109,7 @@ def play_day(
         played, artist_plays = {first}, {int(track_artist[first]): 1}
         last_good, best, best_time, fails, anchor, previous = first, first, 1.0, 0, first, first
         listened = [(first, 1.0)]
+        good = deque([(first, 1.0)], maxlen=GOOD_LISTENS_KEPT)
         # The agent's draws: a stream of its own per session, like the service's per-request rng.
         draws = uniforms(
             np.full(3 * MAX_SESSION_TRACKS, keys[i]),
@@ -100,6 +126,10 @@ def play_day(
                 answer = int(by_artist[offsets[artist] + int(u1 * counts[artist])])
             elif u2 < explore:
                 answer = int(u3 * n_tracks)
+            elif session_anchor and (
+                picks := session_best(lists, good, played, artist_plays, track_artist)
+            ):
+                answer = picks[int(u1 * len(picks))]
             else:
                 candidates = [t for t in lists.get(anchor, ()).tolist() if t not in played]
                 fresh = [t for t in candidates if int(track_artist[t]) not in artist_plays]
@@ -127,6 +157,7 @@ def play_day(
             # The anchor's steps 2-3 (botify/state/listen.lua).
             if time >= GOOD_TIME:
                 last_good, fails, anchor = answer, 0, answer
+                good.append((answer, time))
             else:
                 anchor, fails = last_good, fails + 1
             if time > best_time:
@@ -179,7 +210,7 @@ def run_world(name: str, args: argparse.Namespace) -> dict:
     days.append(listens)
     curve.append(float(totals.mean()))
     _, prior, _ = play_day(world, seed, 2, args.per_day, label_prior_lists(catalog), args.explore)
-    oracle = ceiling = np.nan
+    oracle, last_day = np.nan, {}
     for day in range(2, args.days + 2):
         started = time.perf_counter()
         lists = fit_model(args.model, all_listens(days), catalog).lists(K, PER_ARTIST, 0)
@@ -193,14 +224,22 @@ def run_world(name: str, args: argparse.Namespace) -> dict:
         if last:
             oracle = oracle_mean
             best = nearest_lists(world.embeddings, world.catalog.track_artist, K, PER_ARTIST)
-            ceiling = float(play_day(world, seed, day, args.per_day, best, args.explore)[1].mean())
+            for label, served, session_anchor in (
+                ("session", lists, True),
+                ("ceiling", best, False),
+                ("ceiling_session", best, True),
+            ):
+                times = play_day(
+                    world, seed, day, args.per_day, served, args.explore, False, session_anchor
+                )[1]
+                last_day[label] = float(times.mean())
         print(f"  {name} day {day}: {curve[-1]:.2f}", flush=True)
     return {
         "world": name,
         "curve": curve,
         "prior_day2": float(prior.mean()),
         "oracle": oracle,
-        "ceiling": ceiling,
+        **last_day,
         "train_s": train_s,
     }
 
@@ -221,16 +260,26 @@ def main() -> None:
         "anchor_fresh's session time (in-process):\n"
     )
     header = " | ".join(f"day {d}" for d in range(2, args.days + 2))
-    print(
-        f"| world | day 1 | zero-log prior | {header} | ceiling lists | oracle "
-        "| last day / oracle |"
-    )
-    print("|---|" + "---:|" * (args.days + 5))
+    print(f"| world | day 1 | zero-log prior | {header} | oracle | last day / oracle |")
+    print("|---|" + "---:|" * (args.days + 4))
     for r in results:
         days = " | ".join(f"{v:.1f}" for v in r["curve"][1:])
         print(
             f"| {r['world']} | {r['curve'][0]:.2f} | {r['prior_day2']:.2f} | {days} "
-            f"| {r['ceiling']:.1f} | {r['oracle']:.1f} | {r['curve'][-1] / r['oracle']:.1%} |"
+            f"| {r['oracle']:.1f} | {r['curve'][-1] / r['oracle']:.1%} |"
+        )
+    print(
+        f"\nday {args.days + 1}, the same sessions: the trained lists and the ceiling lists "
+        "(hidden embeddings) under anchor_fresh and anchor_session; share of the oracle:\n"
+    )
+    print("| world | trained, fresh | trained, session | ceiling, fresh | ceiling, session |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        cells = [r["curve"][-1], r["session"], r["ceiling"], r["ceiling_session"]]
+        print(
+            f"| {r['world']} | "
+            + " | ".join(f"{v:.1f} ({v / r['oracle']:.1%})" for v in cells)
+            + " |"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"results-{args.model}-explore{args.explore}.json"
