@@ -230,7 +230,13 @@ def run_world(name: str, args: argparse.Namespace) -> dict:
                 ("ceiling_session", best, True),
             ):
                 times = play_day(
-                    world, seed, day, args.per_day, served, args.explore, False, session_anchor
+                    world,
+                    seed,
+                    day,
+                    args.per_day,
+                    served,
+                    args.explore,
+                    session_anchor=session_anchor,
                 )[1]
                 last_day[label] = float(times.mean())
         print(f"  {name} day {day}: {curve[-1]:.2f}", flush=True)

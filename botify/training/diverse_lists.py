@@ -105,8 +105,8 @@ def track_lists(
 ) -> dict[int, np.ndarray]:
     """Every track's list: up to ``per_artist`` tracks of each of its artist's ranked
     artists, in rank order, cut at ``k``. Which tracks of an artist: the track
-    ``preferred[key_group[key], artist]`` first where there is one (-1: none), the others by
-    a hash of (key, artist)."""
+    ``preferred[key_group[key], artist]`` first where there is one (-1: none; ``key_group``
+    is required with ``preferred``), the others by a hash of (key, artist)."""
     n_tracks = track_artist.size
     by_artist = np.argsort(track_artist, kind="stable")
     counts = np.bincount(track_artist, minlength=ranked.shape[0])
@@ -117,10 +117,9 @@ def track_lists(
     start = (pair_hash(keys[:, None], artists, seed + 1) % sizes.astype(np.uint64)).astype(np.int64)
     picks = np.full((n_tracks, artists.shape[1], per_artist), -1, dtype=np.int64)
     first = by_artist[offsets[artists] + start]
-    if preferred is None or key_group is None:
-        best = np.full(artists.shape, -1)
-    else:
-        best = preferred[key_group[:, None], artists]
+    best = (
+        np.full(artists.shape, -1) if preferred is None else preferred[key_group[:, None], artists]
+    )
     for j in range(per_artist):
         chosen = by_artist[offsets[artists] + (start + j) % sizes]
         if j == 0:
