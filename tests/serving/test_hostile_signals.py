@@ -1,5 +1,5 @@
 """Signals under load: ``kill -HUP`` of the master (hot reload) never leaves the port
-without a listener; the old workers serve until their replacements listen."""
+without a listener; the old workers serve until their replacements listen, and no longer."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import threading
 import time
 
 import pytest
+import redis
 import requests
 
+from botify.serving.lifeline import DirectoryInUse, DirectoryLock
+from botify.serving.serve import SERVE_LOCK
+from botify.state.client import URL_FILE
 from tests.helpers.traffic import workers_of
 
 pytestmark = pytest.mark.integration
@@ -40,10 +44,12 @@ def test_sighup_under_load_refuses_no_connection(start_service):
         thread.start()
     try:
         time.sleep(1.0)
+        hup = time.monotonic()
         os.kill(service.process.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 30
+        deadline = hup + 30
         while workers_of(service.process.pid) & before and time.monotonic() < deadline:
             time.sleep(0.1)
+        replaced_after = time.monotonic() - hup
         time.sleep(1.0)
     finally:
         stop.set()
@@ -52,6 +58,34 @@ def test_sighup_under_load_refuses_no_connection(start_service):
 
     after = workers_of(service.process.pid)
     assert len(after) == 2 and not after & before  # every worker was replaced
+    # Replacements listen within a second here; the old workers then finish what they
+    # hold (kept-alive connections linger 2 s) and exit. Before, they served the old lists
+    # for graceful_timeout (10 s) whatever their replacements did.
+    assert replaced_after < 6.0, replaced_after
     refused = [o for o in outcomes if not isinstance(o, int)]
     assert not refused, refused[:3]
     assert set(outcomes) == {200} and len(outcomes) > 50
+
+
+def test_a_worker_exit_leaves_the_embedded_redis_to_the_master(start_service, tmp_path):
+    """A worker ends with ``sys.exit`` inside the master's copied call stack; its exit
+    used to run ``botify serve``'s clean-up, removing the embedded Redis's socket, URL
+    file and lock, so that the replacements could not connect to Redis at all."""
+    service = start_service(workers=2)
+    before = workers_of(service.process.pid)
+    os.kill(service.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while workers_of(service.process.pid) & before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not workers_of(service.process.pid) & before
+
+    redis_dir = tmp_path / "redis"
+    url = (redis_dir / URL_FILE).read_text().strip()
+    assert redis.Redis.from_url(url).ping()
+    with pytest.raises(DirectoryInUse):
+        DirectoryLock(redis_dir, SERVE_LOCK, "a second botify serve").acquire()
+    # Fresh connections of the new workers: every answer is whole, none degraded.
+    for user in range(20):
+        answer = requests.post(f"{service.url}/next/{user}", json={"track": 3, "time": 0.5})
+        assert answer.status_code == 200, answer.text
+    assert requests.get(f"{service.url}/health").json()["redis"] == "ok"
