@@ -13,7 +13,7 @@ from pathlib import Path
 from gunicorn.app.base import BaseApplication
 
 from botify.config import Config
-from botify.serving.arbiter import BotifyArbiter
+from botify.serving.arbiter import BotifyArbiter, pre_fork
 from botify.serving.lifeline import DirectoryInUse, DirectoryLock
 from botify.serving.redis_server import RedisServer, private_run_dir
 from botify.serving.worker import post_fork
@@ -66,16 +66,15 @@ def gunicorn_options(host: str, port: int, workers: int, run_dir: Path) -> dict:
         "worker_class": "botify.serving.worker.BotifyWorker",
         "threads": 4,
         "keepalive": 30,
-        # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads
-        # new connections over them. On one shared socket whichever worker wakes first
-        # takes a connection, and keep-alive clients stay where they landed: under wrk at
-        # 16 connections one worker did up to 59% of the work; with this, 49-51%.
-        "reuse_port": True,
+        # Off: gunicorn would have each worker bind a socket of its own and close it when
+        # it stops. BotifyArbiter makes one SO_REUSEPORT socket per worker slot instead.
+        "reuse_port": False,
         "preload_app": True,
         "graceful_timeout": 10,
         "timeout": 30,
         "loglevel": "warning",
-        # A worker binds its socket again only once its lists are loaded (BotifyWorker.run).
+        # Each worker gets its slot's socket, and says when its lists are loaded.
+        "pre_fork": pre_fork,
         "post_fork": post_fork,
         "when_ready": lambda _server: print(
             f"botify: serving on http://{host}:{port} with {workers} workers", flush=True
@@ -86,12 +85,12 @@ def gunicorn_options(host: str, port: int, workers: int, run_dir: Path) -> dict:
 def check_port_free(host: str, port: int) -> None:
     """Refuse a port that another server listens on, or port 0.
 
-    Workers bind with SO_REUSEPORT, which would let a second ``botify serve`` on the same
-    port silently share the first one's traffic; a plain bind (SO_REUSEADDR only, so
+    The workers' sockets have SO_REUSEPORT, which would let a second ``botify serve`` on the
+    same port silently share the first one's traffic; a plain bind (SO_REUSEADDR only, so
     connections of a previous run in TIME_WAIT do not count) fails if anyone listens.
     """
     if port == 0:
-        raise ValueError("--port 0 is not supported: every worker binds the port itself")
+        raise ValueError("--port 0 is not supported: every worker slot binds the port itself")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         with socket.socket(family, kind, proto) as probe:

@@ -14,28 +14,6 @@ import requests
 from botify.serving.lifeline import die_with_parent
 from botify.serving.redis_server import free_port
 
-LISTEN = "0A"
-
-
-def listening_sockets(port: int) -> int | None:
-    """How many sockets listen on TCP ``port`` (Linux ``/proc/net``); None where unknown.
-
-    Each gunicorn worker listens on its own socket (SO_REUSEPORT), so this counts the
-    workers ready to take connections.
-    """
-    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
-    if not tables[0].exists():
-        return None
-    count = 0
-    for table in tables:
-        if not table.exists():
-            continue
-        for line in table.read_text().splitlines()[1:]:
-            local, _remote, state = line.split()[1:4]
-            if state == LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
-                count += 1
-    return count
-
 
 class ServiceProcess:
     """``botify serve`` on loopback with its own data, log and (embedded) Redis directories.
@@ -78,10 +56,10 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 60.0, output=None) -> ServiceProcess:
-        """Start the service and wait until ``/health`` answers 200 and every worker listens.
+        """Start the service and wait until ``/health`` answers 200.
 
-        Connections opened before the last worker listens all land on the others and,
-        kept alive, stay there: a benchmark would measure fewer workers than it asked for.
+        A connection the kernel gives to a worker slot whose worker is not ready yet waits
+        for it (``botify.serving.arbiter``): it neither fails nor lands on another worker.
         """
         command = [sys.executable, "-m", "botify", "serve", "--port", str(self.port)]
         self.process = subprocess.Popen(
@@ -101,7 +79,7 @@ class ServiceProcess:
                 healthy = requests.get(f"{self.url}/health", timeout=1).status_code == 200
             except requests.RequestException:
                 healthy = False
-            if healthy and listening_sockets(self.port) in (None, self.workers):
+            if healthy:
                 return self
             if time.monotonic() > deadline:
                 self.stop()

@@ -14,10 +14,10 @@ that has not arrived whole within ``REQUEST_READ_TIMEOUT_S`` of its connection b
 dropped (closed without an answer).
 
 Readiness: a forked worker (a respawn after a crash, ``SIGHUP``) brings the deployed lists
-and the active experiment up to date *before* it listens. With ``reuse_port`` every worker
-binds a listening socket of its own, created by the arbiter before the worker's code runs;
-the worker closes it at once (``post_fork``) and binds again when ready, so the kernel does
-not queue connections on a worker that would answer them with stale or missing lists.
+and the active experiment up to date *before* it accepts connections, then tells the arbiter
+(``botify.serving.arbiter``), which retires the workers it replaces only then. It accepts on
+its slot's socket only (``post_fork``), which the arbiter holds open: connections the kernel
+queues there while no worker of the slot is ready wait instead of being refused or reset.
 
 A worker out of descriptors (``accept`` failing with EMFILE, ENFILE, ENOBUFS or ENOMEM)
 stops accepting for ``ACCEPT_BACKOFF_S`` and then tries again, logging it at most every
@@ -34,12 +34,13 @@ import errno
 import html
 import json
 import math
+import os
 import re
 import selectors
 import time
 from functools import partial
 
-from gunicorn import http, sock
+from gunicorn import http
 from gunicorn.config import Config
 from gunicorn.http.errors import ChunkMissingTerminator, NoMoreData, ParseException
 from gunicorn.http.message import Request
@@ -192,8 +193,8 @@ class BotifyWorker(ThreadWorker):
         service = self.wsgi.extensions["botify"]
         service.memory.on_exceeded = self._retire
         service.get_ready()
-        if self.cfg.reuse_port and not self.sockets:
-            self.sockets = sock.create_sockets(self.cfg, self.log)
+        os.write(self.ready_write, b"1")
+        os.close(self.ready_write)
         super().run()
 
     def _retire(self) -> None:
@@ -206,18 +207,6 @@ class BotifyWorker(ThreadWorker):
         if enabled and time.monotonic() < self._accept_paused_until:
             return
         super().set_accept_enabled(enabled)
-        if not enabled and not self.alive:
-            # Stopping (retired, SIGTERM, SIGHUP): take what is already queued on the
-            # listeners, then close them at once. With reuse_port the kernel would
-            # otherwise keep queueing new connections on them for the whole graceful
-            # shutdown and reset them at its end; closed, new connections go to the other
-            # workers' sockets, and the ones taken here are answered.
-            for listener in self.sockets:
-                listener.setblocking(False)
-                with contextlib.suppress(OSError):
-                    while not self._accept_paused_until > time.monotonic():
-                        self.accept(listener, raise_when_empty=True)
-                listener.close()
 
     def _pause_accepting(self, error: OSError) -> None:
         """Out of descriptors or memory: stop accepting for ``ACCEPT_BACKOFF_S`` (new
@@ -234,14 +223,11 @@ class BotifyWorker(ThreadWorker):
         self._accept_paused_until = now + ACCEPT_BACKOFF_S
         self.set_accept_enabled(False)
 
-    def accept(self, listener, raise_when_empty: bool = False) -> None:
-        """Accept a connection and wait, in the event loop, for its first request
-        (``raise_when_empty``: ``BlockingIOError`` when none is queued)."""
+    def accept(self, listener) -> None:
+        """Accept a connection and wait, in the event loop, for its first request."""
         try:
             client, address = listener.accept()
         except BlockingIOError:
-            if raise_when_empty:
-                raise
             return
         except OSError as e:
             if e.errno in ACCEPT_RESOURCE_ERRORS:
@@ -370,9 +356,10 @@ class BotifyWorker(ThreadWorker):
 
 
 def post_fork(_arbiter, worker) -> None:
-    """Close the listening sockets the arbiter just bound for this worker (``reuse_port``):
-    ``BotifyWorker.run`` binds them again once the worker is ready."""
-    if worker.cfg.reuse_port:
-        for listener in worker.sockets:
+    """In the new worker: keep its slot's listening socket (``BotifyArbiter.assign_slot``)
+    and the writing end of its readiness pipe; close its copies of the rest."""
+    os.close(worker.ready_read)
+    for slot, listener in enumerate(worker.sockets):
+        if slot != worker.slot:
             listener.close()
-        worker.sockets = []
+    worker.sockets = [worker.sockets[worker.slot]]

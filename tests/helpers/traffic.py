@@ -166,3 +166,17 @@ def exchange(port: int, data: bytes) -> tuple[int, bytes, bytes]:
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), head, body
+
+
+def listening_inodes(port: int) -> set[int]:
+    """The sockets (by inode) listening on TCP ``port`` of loopback (Linux ``/proc/net``)."""
+    inodes = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        if not table.exists():
+            continue
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], int(fields[9])
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(inode)
+    return inodes

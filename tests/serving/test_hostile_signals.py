@@ -15,9 +15,21 @@ import requests
 from botify.serving.lifeline import DirectoryInUse, DirectoryLock
 from botify.serving.serve import SERVE_LOCK
 from botify.state.client import URL_FILE
-from tests.helpers.traffic import workers_of
+from tests.helpers.traffic import listening_inodes, workers_of
 
 pytestmark = pytest.mark.integration
+
+
+def reload_and_wait(service) -> float:
+    """``kill -HUP`` the master and wait until none of its workers is left; the seconds
+    that took."""
+    before = workers_of(service.process.pid)
+    hup = time.monotonic()
+    os.kill(service.process.pid, signal.SIGHUP)
+    while workers_of(service.process.pid) & before and time.monotonic() < hup + 30:
+        time.sleep(0.1)
+    assert not workers_of(service.process.pid) & before
+    return time.monotonic() - hup
 
 
 def test_sighup_under_load_refuses_no_connection(start_service):
@@ -44,12 +56,7 @@ def test_sighup_under_load_refuses_no_connection(start_service):
         thread.start()
     try:
         time.sleep(1.0)
-        hup = time.monotonic()
-        os.kill(service.process.pid, signal.SIGHUP)
-        deadline = hup + 30
-        while workers_of(service.process.pid) & before and time.monotonic() < deadline:
-            time.sleep(0.1)
-        replaced_after = time.monotonic() - hup
+        replaced_after = reload_and_wait(service)
         time.sleep(1.0)
     finally:
         stop.set()
@@ -72,12 +79,7 @@ def test_a_worker_exit_leaves_the_embedded_redis_to_the_master(start_service, tm
     used to run ``botify serve``'s clean-up, removing the embedded Redis's socket, URL
     file and lock, so that the replacements could not connect to Redis at all."""
     service = start_service(workers=2)
-    before = workers_of(service.process.pid)
-    os.kill(service.process.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 30
-    while workers_of(service.process.pid) & before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not workers_of(service.process.pid) & before
+    reload_and_wait(service)
 
     redis_dir = tmp_path / "redis"
     url = (redis_dir / URL_FILE).read_text().strip()
@@ -89,3 +91,30 @@ def test_a_worker_exit_leaves_the_embedded_redis_to_the_master(start_service, tm
         answer = requests.post(f"{service.url}/next/{user}", json={"track": 3, "time": 0.5})
         assert answer.status_code == 200, answer.text
     assert requests.get(f"{service.url}/health").json()["redis"] == "ok"
+
+
+def test_the_listening_sockets_outlive_every_worker(start_service):
+    """One socket per worker slot, the arbiter's: a reload and a crash replace workers,
+    never a listening socket (closing one resets the connections the kernel queued on it)."""
+    service = start_service(workers=2)
+    sockets = listening_inodes(service.port)
+    assert len(sockets) == 2
+    reload_and_wait(service)
+    assert listening_inodes(service.port) == sockets
+    os.kill(next(iter(workers_of(service.process.pid))), signal.SIGKILL)
+    assert requests.get(f"{service.url}/health", timeout=10).status_code == 200
+    assert listening_inodes(service.port) == sockets
+
+
+def test_more_or_fewer_workers_by_signal_are_refused(start_service):
+    # A slot left without a worker would hold its connections until the server stops.
+    service = start_service(workers=2)
+    before = workers_of(service.process.pid)
+    os.kill(service.process.pid, signal.SIGTTOU)
+    os.kill(service.process.pid, signal.SIGTTIN)
+    os.kill(service.process.pid, signal.SIGTTIN)
+    time.sleep(2.0)
+    assert workers_of(service.process.pid) == before
+    for user in range(20):
+        answer = requests.post(f"{service.url}/next/{user}", json={"track": 3, "time": 0.5})
+        assert answer.status_code == 200, answer.text

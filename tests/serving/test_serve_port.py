@@ -1,4 +1,4 @@
-"""The port checks around SO_REUSEPORT workers: refusing a taken port, counting listeners."""
+"""The port check before SO_REUSEPORT worker slots bind: refusing a taken port."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from botify.serving.redis_server import free_port
 from botify.serving.serve import check_port_free
-from botify.serving.service_process import listening_sockets
 
 
 def listener(port: int, reuse_port: bool = False) -> socket.socket:
@@ -39,11 +38,3 @@ def test_port_zero_is_refused():
 def test_an_unknown_host_is_a_clear_error():
     with pytest.raises(RuntimeError, match="cannot listen on no-such-host.invalid"):
         check_port_free("no-such-host.invalid", free_port())
-
-
-def test_listening_sockets_counts_every_socket_of_a_reused_port():
-    port = free_port()
-    assert listening_sockets(port) == 0
-    with listener(port, reuse_port=True), listener(port, reuse_port=True):
-        assert listening_sockets(port) == 2
-    assert listening_sockets(port) == 0
