@@ -15,6 +15,17 @@ from botify.serving.lifeline import die_with_parent
 from botify.serving.redis_server import free_port
 
 
+def worker_pids(master: int) -> set[int]:
+    """The gunicorn workers of a ``botify serve`` master (Linux ``/proc``): its children but
+    the embedded redis-server."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return {
+        int(pid)
+        for pid in children
+        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    }
+
+
 class ServiceProcess:
     """``botify serve`` on loopback with its own data, log and (embedded) Redis directories.
 
@@ -56,7 +67,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 60.0, output=None) -> ServiceProcess:
-        """Start the service and wait until ``/health`` answers 200.
+        """Start the service and wait until ``/health`` answers 200 and every worker runs.
 
         A connection the kernel gives to a worker slot whose worker is not ready yet waits
         for it (``botify.serving.arbiter``): it neither fails nor lands on another worker.
@@ -79,7 +90,7 @@ class ServiceProcess:
                 healthy = requests.get(f"{self.url}/health", timeout=1).status_code == 200
             except requests.RequestException:
                 healthy = False
-            if healthy:
+            if healthy and len(worker_pids(self.process.pid)) == self.workers:
                 return self
             if time.monotonic() > deadline:
                 self.stop()

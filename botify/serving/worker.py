@@ -355,10 +355,12 @@ class BotifyWorker(ThreadWorker):
                 self.log.debug("Failed to send error message.")
 
 
-def post_fork(_arbiter, worker) -> None:
+def post_fork(arbiter, worker) -> None:
     """In the new worker: keep its slot's listening socket (``BotifyArbiter.assign_slot``)
-    and the writing end of its readiness pipe; close its copies of the rest."""
-    os.close(worker.ready_read)
+    and the writing end of its readiness pipe; close its copies of the rest (the other
+    slots' sockets, the arbiter's ends of the readiness pipes)."""
+    for pipe in [worker.ready_read, *arbiter.ready_pipes.values()]:
+        os.close(pipe)
     for slot, listener in enumerate(worker.sockets):
         if slot != worker.slot:
             listener.close()

@@ -147,16 +147,6 @@ def answered_tracks(answers: list[Answer]) -> dict[int, list[int]]:
     return per_user
 
 
-def workers_of(master: int) -> set[int]:
-    """The gunicorn workers of ``botify serve`` (its other child is the embedded Redis)."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return {
-        int(pid)
-        for pid in children
-        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    }
-
-
 def exchange(port: int, data: bytes) -> tuple[int, bytes, bytes]:
     """Send ``data`` on a new connection; the status, head and body of the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=15) as s:

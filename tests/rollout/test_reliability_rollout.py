@@ -21,8 +21,9 @@ import requests
 from botify.cli import main
 from botify.data.lists import content_version
 from botify.rollout.keys import ACTIVE_EXPERIMENT_KEY, deploy_key
+from botify.serving.service_process import worker_pids
 from botify.state.client import URL_FILE
-from tests.helpers.traffic import Traffic, workers_of
+from tests.helpers.traffic import Traffic
 from tests.helpers.worlds import tiny_tracks, write_jsonl
 
 pytestmark = pytest.mark.integration
@@ -85,12 +86,12 @@ def test_a_flushed_redis_and_a_respawned_worker_serve_what_was_deployed(
     assert client.llen(deploy_key("contextual")) == 2
 
     # A worker killed and respawned under traffic: the new one answers only with the lists.
-    old = workers_of(service.process.pid)
+    old = worker_pids(service.process.pid)
     traffic = Traffic(service.url, range(8), len(tracks), keep_alive=False).start()
     time.sleep(0.5)
     os.kill(min(old), signal.SIGKILL)
-    wait_for(lambda: len(workers_of(service.process.pid) - old) == 1, 30, "a new worker")
-    new = (workers_of(service.process.pid) - old).pop()
+    wait_for(lambda: len(worker_pids(service.process.pid) - old) == 1, 30, "a new worker")
+    new = (worker_pids(service.process.pid) - old).pop()
     wait_for(lambda: len(_events_of(tmp_path / "logs", new)) >= 50, 60, "the new worker serves")
     answers = traffic.stop()
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.helpers.traffic import workers_of
+from botify.serving.service_process import worker_pids
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def answered(s: socket.socket) -> bool:
 
 def test_a_worker_out_of_descriptors_pauses_accept_and_keeps_its_clients(start_service):
     service = start_service(workers=1)
-    (worker,) = workers_of(service.process.pid)
+    (worker,) = worker_pids(service.process.pid)
     open_now = len(os.listdir(f"/proc/{worker}/fd"))
     limits = resource.prlimit(worker, resource.RLIMIT_NOFILE)
     resource.prlimit(worker, resource.RLIMIT_NOFILE, (open_now + 12, limits[1]))
@@ -50,7 +50,7 @@ def test_a_worker_out_of_descriptors_pauses_accept_and_keeps_its_clients(start_s
         served_first = [s for s in readable if answered(s)]
         assert 0 < len(served_first) < len(clients)
         time.sleep(2.5)  # several accept attempts hit EMFILE meanwhile
-        assert workers_of(service.process.pid) == {worker}
+        assert worker_pids(service.process.pid) == {worker}
         # The clients it holds are still served on their connections.
         for s in served_first:
             s.sendall(REQUEST)
@@ -61,7 +61,7 @@ def test_a_worker_out_of_descriptors_pauses_accept_and_keeps_its_clients(start_s
             s.settimeout(10)
         waiting = [s for s in clients if s not in served_first]
         assert all(answered(s) for s in waiting)
-        assert workers_of(service.process.pid) == {worker}
+        assert worker_pids(service.process.pid) == {worker}
     finally:
         for s in clients:
             s.close()

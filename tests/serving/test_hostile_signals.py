@@ -14,8 +14,9 @@ import requests
 
 from botify.serving.lifeline import DirectoryInUse, DirectoryLock
 from botify.serving.serve import SERVE_LOCK
+from botify.serving.service_process import worker_pids
 from botify.state.client import URL_FILE
-from tests.helpers.traffic import listening_inodes, workers_of
+from tests.helpers.traffic import listening_inodes
 
 pytestmark = pytest.mark.integration
 
@@ -23,18 +24,18 @@ pytestmark = pytest.mark.integration
 def reload_and_wait(service) -> float:
     """``kill -HUP`` the master and wait until none of its workers is left; the seconds
     that took."""
-    before = workers_of(service.process.pid)
+    before = worker_pids(service.process.pid)
     hup = time.monotonic()
     os.kill(service.process.pid, signal.SIGHUP)
-    while workers_of(service.process.pid) & before and time.monotonic() < hup + 30:
+    while worker_pids(service.process.pid) & before and time.monotonic() < hup + 30:
         time.sleep(0.1)
-    assert not workers_of(service.process.pid) & before
+    assert not worker_pids(service.process.pid) & before
     return time.monotonic() - hup
 
 
 def test_sighup_under_load_refuses_no_connection(start_service):
     service = start_service(workers=2)
-    before = workers_of(service.process.pid)
+    before = worker_pids(service.process.pid)
     stop = threading.Event()
     outcomes: list[object] = []
 
@@ -63,7 +64,7 @@ def test_sighup_under_load_refuses_no_connection(start_service):
         for thread in threads:
             thread.join(timeout=15)
 
-    after = workers_of(service.process.pid)
+    after = worker_pids(service.process.pid)
     assert len(after) == 2 and not after & before  # every worker was replaced
     # Replacements listen within a second here; the old workers then finish what they
     # hold (kept-alive connections linger 2 s) and exit. Before, they served the old lists
@@ -101,7 +102,7 @@ def test_the_listening_sockets_outlive_every_worker(start_service):
     assert len(sockets) == 2
     reload_and_wait(service)
     assert listening_inodes(service.port) == sockets
-    os.kill(next(iter(workers_of(service.process.pid))), signal.SIGKILL)
+    os.kill(next(iter(worker_pids(service.process.pid))), signal.SIGKILL)
     assert requests.get(f"{service.url}/health", timeout=10).status_code == 200
     assert listening_inodes(service.port) == sockets
 
@@ -109,12 +110,12 @@ def test_the_listening_sockets_outlive_every_worker(start_service):
 def test_more_or_fewer_workers_by_signal_are_refused(start_service):
     # A slot left without a worker would hold its connections until the server stops.
     service = start_service(workers=2)
-    before = workers_of(service.process.pid)
+    before = worker_pids(service.process.pid)
     os.kill(service.process.pid, signal.SIGTTOU)
     os.kill(service.process.pid, signal.SIGTTIN)
     os.kill(service.process.pid, signal.SIGTTIN)
     time.sleep(2.0)
-    assert workers_of(service.process.pid) == before
+    assert worker_pids(service.process.pid) == before
     for user in range(20):
         answer = requests.post(f"{service.url}/next/{user}", json={"track": 3, "time": 0.5})
         assert answer.status_code == 200, answer.text
